@@ -1,0 +1,149 @@
+/**
+ * The page's side of the v1 protocol: one WebSocket, the hello with credential and size, output
+ * handed to the terminal and acknowledged once the terminal has processed it.
+ * @module
+ */
+import { errorForCloseCode } from '../protocol/errors.js';
+import {
+  SUBPROTOCOL_V1,
+  decodeServerMessage,
+  encodeAck,
+  encodeClientHello,
+  encodeInput,
+  encodeResize,
+  type ExitStatus,
+  type ServerHello,
+} from '../protocol/v1.js';
+
+export interface ConnectionHandlers {
+  /** The server accepted us and started (or resumed) the shell. */
+  opened(hello: ServerHello): void;
+  /** Shell output; call `processed` once the terminal has taken it in. */
+  output(data: Uint8Array, processed: () => void): void;
+  exited(status: ExitStatus): void;
+  /** The connection ended; `code` is the close code, `reason` a readable text. */
+  closed(code: number, reason: string, authFailed: boolean): void;
+}
+
+export interface ConnectionOptions {
+  readonly url: string;
+  readonly credential: string | undefined;
+  readonly cols: number;
+  readonly rows: number;
+}
+
+const encoder = new TextEncoder();
+
+export class ShellConnection {
+  private readonly _socket: WebSocket;
+  private _received = 0;
+  private _processed = 0;
+  private _acked = 0;
+  private _ackBytes = 65536;
+  private _errorText: string | undefined;
+  private _opened = false;
+
+  constructor(
+    options: ConnectionOptions,
+    private readonly _handlers: ConnectionHandlers,
+  ) {
+    this._socket = new WebSocket(options.url, [SUBPROTOCOL_V1]);
+    this._socket.binaryType = 'arraybuffer';
+    this._socket.addEventListener('open', () => {
+      this._send(
+        encodeClientHello({
+          cols: options.cols,
+          rows: options.rows,
+          ...(options.credential !== undefined ? { credential: options.credential } : {}),
+        }),
+      );
+    });
+    this._socket.addEventListener('message', (event) => this._socketOnMessage(event));
+    this._socket.addEventListener('close', (event) => this._socketOnClose(event));
+  }
+
+  get isOpen(): boolean {
+    return this._opened && this._socket.readyState === WebSocket.OPEN;
+  }
+
+  sendInput(data: string): void {
+    if (this.isOpen) {
+      this._send(encodeInput(encoder.encode(data)));
+    }
+  }
+
+  /** xterm.js reports some mouse reports as a binary string: one character per byte. */
+  sendBinary(data: string): void {
+    if (this.isOpen) {
+      this._send(encodeInput(Uint8Array.from(data, (char) => char.charCodeAt(0) & 0xff)));
+    }
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.isOpen) {
+      this._send(encodeResize(cols, rows));
+    }
+  }
+
+  close(): void {
+    this._socket.close(1000, 'page closed');
+  }
+
+  private _send(frame: Uint8Array): void {
+    if (this._socket.readyState === WebSocket.OPEN) {
+      this._socket.send(frame);
+    }
+  }
+
+  private _socketOnMessage(event: MessageEvent): void {
+    if (!(event.data instanceof ArrayBuffer)) {
+      return; // v1 servers send binary frames only
+    }
+    const message = decodeServerMessage(new Uint8Array(event.data));
+    switch (message.type) {
+      case 'output': {
+        const length = message.data.length;
+        this._received += length;
+        this._handlers.output(message.data, () => this._outputProcessed(length));
+        return;
+      }
+      case 'hello':
+        this._opened = true;
+        this._received = message.hello.offset;
+        this._processed = message.hello.offset;
+        this._acked = message.hello.offset;
+        this._ackBytes = message.hello.limits.ackBytes;
+        this._handlers.opened(message.hello);
+        return;
+      case 'exit':
+        this._handlers.exited(message.status);
+        return;
+      case 'error':
+        this._errorText = message.error.message;
+        return;
+    }
+  }
+
+  /** Acknowledges in steps of ackBytes: the server resumes the shell as the page catches up. */
+  private _outputProcessed(length: number): void {
+    this._processed += length;
+    if (this._processed - this._acked >= this._ackBytes) {
+      this._acked = this._processed;
+      this._send(encodeAck(this._processed));
+    }
+  }
+
+  private _socketOnClose(event: CloseEvent): void {
+    const code = event.code;
+    const known = errorForCloseCode(code);
+    const reason = this._errorText ?? (event.reason !== '' ? event.reason : describeClose(code));
+    this._handlers.closed(code, reason, known === 'XJS_ERR_AUTH_FAILED');
+  }
+}
+
+function describeClose(code: number): string {
+  if (code === 1006) {
+    return 'connection lost';
+  }
+  return `connection closed (code ${code})`;
+}

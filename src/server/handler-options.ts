@@ -1,0 +1,169 @@
+/**
+ * The options of `WebSocketHandler`: the original handler's, in camelCase with the same
+ * defaults, plus ours. Checked once at construction; a bad value throws naming the option.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import type { AuthCallback } from './auth/types.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
+
+export interface FlowControlLimits {
+  /** Pause the shell when this many output bytes are unacknowledged or buffered. @default 524288 */
+  readonly highWaterBytes?: number;
+  /** Resume it below this. @default 131072 */
+  readonly lowWaterBytes?: number;
+  /** The page acknowledges at least every this many bytes (below lowWaterBytes). @default 65536 */
+  readonly ackBytes?: number;
+}
+
+export interface WebSocketHandlerOptions {
+  /**
+   * Decides whether the client may have a shell; absent: no authentication. The client's first
+   * frame (legacy) or its hello's credential (v1) is handed to it as is.
+   */
+  readonly authCallback?: AuthCallback;
+  /** A pino logger; the handler logs through a child of it carrying the connection id. */
+  readonly logger?: Logger;
+  /** The id in every log line of this connection. @default a random UUID */
+  readonly logId?: string;
+  /** Level of the logger the handler makes when none is given. @default 'info' */
+  readonly logLevel?: LogLevel;
+  /** The shell and its arguments. @default ['/bin/bash', '-l'] */
+  readonly userShellCommand?: readonly string[];
+  /** Aborting it ends the connection and terminates its shell (the original's shutdown event). */
+  readonly shutdownSignal?: AbortSignal;
+  /** Seconds between SIGHUP and SIGKILL when the shell is terminated. @default 1 */
+  readonly shellLogoutWait?: number;
+  /** Seconds after which termination gives up with an error log. @default 3 */
+  readonly shellTerminateWait?: number;
+  /** Seconds the client has to send its credential. @default 5 */
+  readonly authTimeout?: number;
+  /** Variables added to the shell's environment; `undefined` removes one. @default {} */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The shell's working directory. @default $HOME, else the server's */
+  readonly cwd?: string;
+  /** The HTTP upgrade request, for the peer address and X-Forwarded-For in the logs. */
+  readonly request?: IncomingMessage;
+  /** Output flow control marks, in bytes. */
+  readonly flowControl?: FlowControlLimits;
+  /** Largest client message accepted, in bytes; also set it as the ws `maxPayload`. @default 1048576 */
+  readonly maxMessageBytes?: number;
+}
+
+/** The options with every default filled in and units converted to milliseconds. */
+export interface ResolvedHandlerOptions {
+  readonly authCallback: AuthCallback | undefined;
+  readonly logger: Logger | undefined;
+  readonly logId: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly userShellCommand: readonly string[];
+  readonly shutdownSignal: AbortSignal | undefined;
+  readonly shellLogoutWaitMs: number;
+  readonly shellTerminateWaitMs: number;
+  readonly authTimeoutMs: number;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string | undefined;
+  readonly request: IncomingMessage | undefined;
+  readonly highWaterBytes: number;
+  readonly lowWaterBytes: number;
+  readonly ackBytes: number;
+  readonly maxMessageBytes: number;
+}
+
+export const DEFAULT_SHELL_COMMAND: readonly string[] = ['/bin/bash', '-l'];
+export const DEFAULT_HIGH_WATER_BYTES = 512 * 1024;
+export const DEFAULT_LOW_WATER_BYTES = 128 * 1024;
+export const DEFAULT_ACK_BYTES = 64 * 1024;
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+function seconds(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) {
+    return fallback * 1000;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`options.${name} must be a number of seconds >= 0 (got ${String(value)})`);
+  }
+  return value * 1000;
+}
+
+function bytes(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`options.${name} must be a positive whole number of bytes`);
+  }
+  return value;
+}
+
+function optionalFunction<T>(name: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`options.${name} must be a function (not ${typeof value})`);
+  }
+  return value;
+}
+
+export function resolveHandlerOptions(
+  options: WebSocketHandlerOptions = {},
+): ResolvedHandlerOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('options must be an object');
+  }
+  const command = options.userShellCommand ?? DEFAULT_SHELL_COMMAND;
+  if (
+    !Array.isArray(command) ||
+    command.length === 0 ||
+    !command.every((part) => typeof part === 'string') ||
+    command[0] === ''
+  ) {
+    throw new TypeError('options.userShellCommand must be a non-empty array of strings');
+  }
+  const logLevel = options.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new RangeError(`options.logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  if (options.shutdownSignal !== undefined && !(options.shutdownSignal instanceof AbortSignal)) {
+    throw new TypeError('options.shutdownSignal must be an AbortSignal');
+  }
+  const flow = options.flowControl ?? {};
+  const highWaterBytes = bytes(
+    'flowControl.highWaterBytes',
+    flow.highWaterBytes,
+    DEFAULT_HIGH_WATER_BYTES,
+  );
+  const lowWaterBytes = bytes(
+    'flowControl.lowWaterBytes',
+    flow.lowWaterBytes,
+    Math.min(DEFAULT_LOW_WATER_BYTES, Math.floor(highWaterBytes / 4)),
+  );
+  const ackBytes = bytes(
+    'flowControl.ackBytes',
+    flow.ackBytes,
+    Math.min(DEFAULT_ACK_BYTES, Math.floor(lowWaterBytes / 2) || 1),
+  );
+  if (lowWaterBytes >= highWaterBytes) {
+    throw new RangeError('options.flowControl.lowWaterBytes must be below highWaterBytes');
+  }
+  // A client that acknowledges only every ackBytes must still bring the count below low water.
+  if (ackBytes >= lowWaterBytes) {
+    throw new RangeError('options.flowControl.ackBytes must be below lowWaterBytes');
+  }
+  return {
+    authCallback: optionalFunction('authCallback', options.authCallback),
+    logger: options.logger,
+    logId: options.logId,
+    logLevel,
+    userShellCommand: [...command],
+    shutdownSignal: options.shutdownSignal,
+    shellLogoutWaitMs: seconds('shellLogoutWait', options.shellLogoutWait, 1),
+    shellTerminateWaitMs: seconds('shellTerminateWait', options.shellTerminateWait, 3),
+    authTimeoutMs: seconds('authTimeout', options.authTimeout, 5),
+    env: options.env ?? {},
+    cwd: options.cwd,
+    request: options.request,
+    highWaterBytes,
+    lowWaterBytes,
+    ackBytes,
+    maxMessageBytes: bytes('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+  };
+}

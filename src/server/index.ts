@@ -1,0 +1,19 @@
+/**
+ * The public surface of xterm-js-shell: the connection handler, the ready server, their option
+ * and result types, the auth helpers and the error catalog. Everything else is internal.
+ * @module
+ */
+export { WebSocketHandler, type HandlerResult } from './websocket-handler.js';
+export type { WebSocketHandlerOptions, FlowControlLimits } from './handler-options.js';
+export {
+  createShellServer,
+  type ShellServer,
+  type ShellServerOptions,
+} from './http/shell-server.js';
+export type { AuthCallback, AuthResult, AuthIdentity } from './auth/types.js';
+export { createTokenAuth, generateToken } from './auth/token.js';
+export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
+export { ERRORS, type ErrorCode, type ErrorInfo } from '../protocol/errors.js';
+export { SUBPROTOCOL_V1, type ExitStatus } from '../protocol/v1.js';
+export type { TerminateOutcome } from './terminate.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,105 @@
+/**
+ * Ends a shell's whole session: SIGHUP to the shell's process group (a login shell logs out and
+ * hangs up its jobs), SIGKILL to every process still in the session after the logout wait, and
+ * an error log when even that has not emptied it by the terminate wait.
+ * @module
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sessionMembers, type ProcessEntry } from './process-table.js';
+import { logDebugMin, type Logger } from './logger.js';
+
+export interface TerminateOptions {
+  /** Milliseconds between SIGHUP and SIGKILL. */
+  readonly logoutWaitMs: number;
+  /** Milliseconds from the start after which termination gives up. */
+  readonly terminateWaitMs: number;
+  readonly log: Logger;
+}
+
+/** `exited`: gone after SIGHUP; `killed`: SIGKILL was needed; `gave-up`: still there. */
+export type TerminateOutcome = 'exited' | 'killed' | 'gave-up';
+
+const POLL_MS = 50;
+
+function signal(target: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(target, name);
+  } catch {
+    // ESRCH: it is gone already, which is what we want. EPERM cannot happen for our own children.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes of the session that can still be signalled (zombies are dead already). */
+function liveMembers(sid: number): ProcessEntry[] {
+  return sessionMembers(sid).filter((entry) => !entry.zombie);
+}
+
+/**
+ * Terminates the session led by `shellPid`. Safe to call when the shell has exited already:
+ * background jobs it left behind in its session are hung up and killed the same way.
+ */
+export async function terminateSession(
+  shellPid: number,
+  options: TerminateOptions,
+): Promise<TerminateOutcome> {
+  const { log } = options;
+  const start = Date.now();
+  const alive = (): ProcessEntry[] | null => {
+    const members = liveMembers(shellPid);
+    // Without /proc (not Linux) the list is empty: fall back to the shell itself.
+    return members.length > 0 || isAlive(shellPid) ? members : null;
+  };
+
+  let members = alive();
+  if (members === null) {
+    return 'exited';
+  }
+  logDebugMin(log, { shellPid, processes: members.length }, 'sending SIGHUP to the shell');
+  signal(-shellPid, 'SIGHUP');
+  // Jobs the shell put in process groups of their own, or left behind when it exited.
+  const groups = new Set(members.map((entry) => entry.pgid));
+  groups.delete(shellPid);
+  for (const pgid of groups) {
+    signal(-pgid, 'SIGHUP');
+  }
+
+  let killed = false;
+  for (;;) {
+    await sleep(POLL_MS);
+    members = alive();
+    if (members === null) {
+      return killed ? 'killed' : 'exited';
+    }
+    const elapsed = Date.now() - start;
+    if (elapsed >= options.terminateWaitMs) {
+      log.error(
+        { shellPid, processes: members.map((entry) => entry.pid) },
+        'shell did not terminate; leaving it alive',
+      );
+      return 'gave-up';
+    }
+    if (elapsed >= options.logoutWaitMs) {
+      if (!killed) {
+        log.warn(
+          { shellPid, processes: members.length },
+          'shell still running after SIGHUP; sending SIGKILL to its session',
+        );
+        killed = true;
+      }
+      // Again on every round: a process forked meanwhile must not escape.
+      signal(shellPid, 'SIGKILL');
+      for (const entry of members) {
+        signal(entry.pid, 'SIGKILL');
+      }
+    }
+  }
+}

@@ -1,0 +1,525 @@
+/**
+ * One WebSocket connection: pick the wire format, authenticate, start the shell, move bytes both
+ * ways under flow control, and close with the reasons; the shell's session is terminated after.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { WebSocket, type RawData } from 'ws';
+import { ERRORS, type ErrorCode } from '../protocol/errors.js';
+import {
+  MAX_COLS,
+  MAX_ROWS,
+  ProtocolError,
+  SUBPROTOCOL_V1,
+  type ClientMessage,
+  type ExitStatus,
+} from '../protocol/v1.js';
+import type { AuthResult } from './auth/types.js';
+import { FlowControl, type FlowTransition } from './flow-control.js';
+import {
+  resolveHandlerOptions,
+  type ResolvedHandlerOptions,
+  type WebSocketHandlerOptions,
+} from './handler-options.js';
+import { createLogger, logDebugMin, type Logger, type LogLevel } from './logger.js';
+import { spawnShell } from './pty-process.js';
+import { ShellSession, type SessionSink } from './session.js';
+import { shellEnvironment } from './shell-env.js';
+import type { TerminateOutcome } from './terminate.js';
+import { LegacyWire } from './wire-legacy.js';
+import { V1Wire } from './wire-v1.js';
+import type { Opening, OutgoingFrame, Wire } from './wire.js';
+import { VERSION } from './version.js';
+
+/** What `run()` resolves with once the connection and its shell are gone. */
+export interface HandlerResult {
+  /** Why the connection ended, in order (`shell exit code 0`, `WebSocket client disconnected`). */
+  readonly reasons: readonly string[];
+  readonly protocol: 'legacy' | 'v1';
+  readonly authenticated: boolean;
+  /** Who authenticated, when the auth callback said. */
+  readonly identity: string | undefined;
+  readonly sessionId: string | undefined;
+  readonly shellPid: number | undefined;
+  readonly exitStatus: ExitStatus | undefined;
+  /** How the shell's session ended, when a shell was started. */
+  readonly termination: TerminateOutcome | undefined;
+  /** The close code the socket ended with (1006 when it ended without a close frame). */
+  readonly closeCode: number | undefined;
+  /** Bytes typed into the shell and bytes of shell output sent. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+type Phase = 'opening' | 'authenticating' | 'running' | 'closing';
+
+/** The peer has this long to answer our close frame before the socket is cut. */
+const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
+/** Frames a client may send ahead while its credential is being checked. */
+const MAX_PENDING_FRAMES = 256;
+
+const rootLoggers = new Map<LogLevel, Logger>();
+
+function defaultLogger(level: LogLevel): Logger {
+  let logger = rootLoggers.get(level);
+  if (logger === undefined) {
+    logger = createLogger({ level });
+    rootLoggers.set(level, logger);
+  }
+  return logger;
+}
+
+/** Close reasons are limited to 123 bytes of UTF-8 by RFC 6455. */
+function closeReason(text: string): string {
+  let reason = text;
+  while (Buffer.byteLength(reason) > 123) {
+    reason = reason.slice(0, -1);
+  }
+  return reason;
+}
+
+function describeExit(status: ExitStatus): string {
+  return status.signal === null
+    ? `shell exit code ${status.code ?? 0}`
+    : `shell killed by signal ${status.signal}`;
+}
+
+function clamp(value: number, max: number): number {
+  return Math.min(Math.max(value, 1), max);
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+export class WebSocketHandler {
+  private readonly _options: ResolvedHandlerOptions;
+  private readonly _wire: Wire;
+  private readonly _log: Logger;
+  private _phase: Phase = 'opening';
+  private _started = false;
+  private readonly _reasons: string[] = [];
+  private _authenticated = false;
+  private _identity: string | undefined;
+  private _session: ShellSession | undefined;
+  private _flow: FlowControl | undefined;
+  private _exitStatus: ExitStatus | undefined;
+  private _closeCode: number | undefined;
+  private _bytesIn = 0;
+  private _bytesOut = 0;
+  private readonly _pending: Array<{ data: Buffer; isBinary: boolean }> = [];
+  private _authTimer: NodeJS.Timeout | undefined;
+  private _closeTimer: NodeJS.Timeout | undefined;
+  private _resolveStopped!: () => void;
+  private readonly _stopped = new Promise<void>((resolve) => (this._resolveStopped = resolve));
+  private _resolveSocketClosed!: () => void;
+  private readonly _socketClosed = new Promise<void>(
+    (resolve) => (this._resolveSocketClosed = resolve),
+  );
+  private readonly _sink: SessionSink = {
+    output: (chunk) => this._sessionOnOutput(chunk),
+    exited: (status) => this._sessionOnExit(status),
+  };
+
+  /**
+   * @param websocket an open `ws` WebSocket, from any server
+   * @param options see WebSocketHandlerOptions; checked here, a bad one throws naming it
+   */
+  constructor(
+    private readonly _ws: WebSocket,
+    options: WebSocketHandlerOptions = {},
+  ) {
+    if (!(_ws instanceof WebSocket)) {
+      throw new TypeError('websocket must be a WebSocket from the ws package');
+    }
+    this._options = resolveHandlerOptions(options);
+    this._wire = _ws.protocol === SUBPROTOCOL_V1 ? new V1Wire() : new LegacyWire();
+    const base = this._options.logger ?? defaultLogger(this._options.logLevel);
+    this._log = base.child({ conn: this._options.logId ?? randomUUID() });
+  }
+
+  /** Serves the connection; resolves when the socket is closed and the shell's session is gone. */
+  async run(): Promise<HandlerResult> {
+    if (this._started) {
+      throw new Error('run() may be called only once per handler');
+    }
+    this._started = true;
+    this._logOpen();
+    const ws = this._ws;
+    if (ws.readyState !== WebSocket.OPEN) {
+      this._stop('WebSocket was not open');
+      this._resolveSocketClosed();
+    } else {
+      this._listen();
+      if (this._options.shutdownSignal?.aborted) {
+        this._stop('server shutdown', 'XJS_ERR_SHUTDOWN');
+      } else {
+        this._startAuthTimer();
+        if (!this._wire.hasOpeningFrame(this._options.authCallback !== undefined)) {
+          void this._begin({});
+        }
+      }
+    }
+    await this._stopped;
+    let termination: TerminateOutcome | undefined;
+    if (this._session !== undefined) {
+      this._session.detach(this._sink);
+      termination = await this._session.terminate({
+        logoutWaitMs: this._options.shellLogoutWaitMs,
+        terminateWaitMs: this._options.shellTerminateWaitMs,
+        log: this._log,
+      });
+    }
+    await this._socketClosed;
+    this._dispose();
+    this._log.info(
+      { reasons: this._reasons, closeCode: this._closeCode, termination },
+      `closing the WebSocket connection: ${this._reasons.join('; ')}`,
+    );
+    return {
+      reasons: [...this._reasons],
+      protocol: this._wire.name,
+      authenticated: this._authenticated,
+      identity: this._identity,
+      sessionId: this._session?.id,
+      shellPid: this._session?.shell.pid,
+      exitStatus: this._exitStatus,
+      termination,
+      closeCode: this._closeCode,
+      bytesIn: this._bytesIn,
+      bytesOut: this._bytesOut,
+    };
+  }
+
+  private _logOpen(): void {
+    const request = this._options.request;
+    const socket =
+      request?.socket ?? (this._ws as unknown as { _socket?: { remoteAddress?: string } })._socket;
+    const forwardedFor = request?.headers['x-forwarded-for'];
+    this._log.info(
+      {
+        peer: socket?.remoteAddress ?? 'unknown',
+        ...(forwardedFor !== undefined ? { forwardedFor } : {}),
+        protocol: this._wire.name,
+      },
+      'new WebSocket connection',
+    );
+  }
+
+  private _listen(): void {
+    this._ws.on('message', this._socketOnMessage);
+    this._ws.on('close', this._socketOnClose);
+    this._ws.on('error', this._socketOnError);
+    this._options.shutdownSignal?.addEventListener('abort', this._shutdownOnAbort, { once: true });
+  }
+
+  private _dispose(): void {
+    this._ws.off('message', this._socketOnMessage);
+    this._ws.off('close', this._socketOnClose);
+    this._ws.off('error', this._socketOnError);
+    this._options.shutdownSignal?.removeEventListener('abort', this._shutdownOnAbort);
+    clearTimeout(this._authTimer);
+    clearTimeout(this._closeTimer);
+    this._pending.length = 0;
+  }
+
+  private _startAuthTimer(): void {
+    this._authTimer = setTimeout(this._authTimerOnExpire, this._options.authTimeoutMs);
+  }
+
+  private readonly _authTimerOnExpire = (): void => {
+    if (this._phase === 'opening' || this._phase === 'authenticating') {
+      this._stop('authentication timed out', 'XJS_ERR_AUTH_TIMEOUT');
+    }
+  };
+
+  private readonly _shutdownOnAbort = (): void => {
+    this._stop('server shutdown', 'XJS_ERR_SHUTDOWN');
+  };
+
+  private readonly _socketOnError = (error: Error): void => {
+    // ws follows every error with 'close'; the reason is recorded there.
+    logDebugMin(this._log, { err: error.message }, 'WebSocket error');
+  };
+
+  private readonly _socketOnClose = (code: number): void => {
+    this._closeCode = code;
+    clearTimeout(this._closeTimer);
+    this._stop('WebSocket client disconnected');
+    this._resolveSocketClosed();
+  };
+
+  private readonly _socketOnMessage = (raw: RawData, isBinary: boolean): void => {
+    const data = toBuffer(raw);
+    switch (this._phase) {
+      case 'running':
+        this._handleMessage(data, isBinary);
+        return;
+      case 'opening':
+        this._phase = 'authenticating';
+        this._handleOpening(data, isBinary);
+        return;
+      case 'authenticating':
+        if (this._pending.length >= MAX_PENDING_FRAMES) {
+          this._stop('protocol error: too many frames before authentication', 'XJS_ERR_PROTOCOL');
+        } else {
+          this._pending.push({ data, isBinary });
+        }
+        return;
+      case 'closing':
+        return;
+    }
+  };
+
+  private _handleOpening(data: Buffer, isBinary: boolean): void {
+    let opening: Opening;
+    try {
+      opening = this._wire.parseOpening(data, isBinary);
+    } catch (error) {
+      this._protocolError(error);
+      return;
+    }
+    void this._begin(opening);
+  }
+
+  /** Authenticates (when configured), then starts the shell and replays early frames. */
+  private async _begin(opening: Opening): Promise<void> {
+    this._phase = 'authenticating';
+    if (this._options.authCallback !== undefined) {
+      const result = await this._authenticate(opening.credential ?? '');
+      if (this._isClosing()) {
+        return; // timed out, disconnected or shut down while the callback ran
+      }
+      if (result === false) {
+        this._log.info('authentication failed');
+        this._stop('authentication failed', 'XJS_ERR_AUTH_FAILED');
+        return;
+      }
+      this._authenticated = true;
+      this._identity = result === true ? undefined : result.identity;
+      this._log.info(
+        this._identity === undefined ? {} : { identity: this._identity },
+        'authentication succeeded',
+      );
+    }
+    clearTimeout(this._authTimer);
+    this._startShell(opening);
+  }
+
+  private async _authenticate(credential: string): Promise<AuthResult> {
+    const callback = this._options.authCallback;
+    try {
+      const result = await callback?.(credential, this._ws, this._log);
+      if (
+        result === true ||
+        (typeof result === 'object' && result !== null && typeof result.identity === 'string')
+      ) {
+        return result;
+      }
+      return false;
+    } catch (error) {
+      this._log.error(
+        { err: error instanceof Error ? error.message : String(error) },
+        'auth callback threw; refusing',
+      );
+      return false;
+    }
+  }
+
+  private _startShell(opening: Opening): void {
+    const options = this._options;
+    const cols = clamp(opening.cols ?? 80, MAX_COLS);
+    const rows = clamp(opening.rows ?? 24, MAX_ROWS);
+    let session: ShellSession;
+    try {
+      const shell = spawnShell(options.userShellCommand, {
+        cols,
+        rows,
+        env: shellEnvironment(process.env, options.env),
+        ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      });
+      session = new ShellSession(shell);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this._log.error({ err: message, command: options.userShellCommand }, 'unable to start shell');
+      this._stop(`unable to start shell: ${message}`, 'XJS_ERR_SPAWN_FAILED');
+      return;
+    }
+    this._session = session;
+    this._flow = new FlowControl({
+      highWaterBytes: options.highWaterBytes,
+      lowWaterBytes: options.lowWaterBytes,
+      acknowledged: this._wire.name === 'v1',
+      startOffset: session.offset,
+    });
+    this._log.info(
+      { shellPid: session.shell.pid, command: options.userShellCommand, sessionId: session.id },
+      'shell started',
+    );
+    this._send(
+      this._wire.hello({
+        sessionId: session.id,
+        serverVersion: VERSION,
+        offset: session.offset,
+        resumed: false,
+        lostBytes: 0,
+        limits: {
+          maxMessageBytes: options.maxMessageBytes,
+          ackBytes: options.ackBytes,
+          highWaterBytes: options.highWaterBytes,
+          replayBufferBytes: 0,
+          resumeWindowSeconds: 0,
+        },
+      }),
+    );
+    this._phase = 'running';
+    session.attach(this._sink);
+    for (const { data, isBinary } of this._pending.splice(0)) {
+      this._handleMessage(data, isBinary);
+    }
+  }
+
+  private _handleMessage(data: Buffer, isBinary: boolean): void {
+    let message: ClientMessage;
+    try {
+      message = this._wire.parse(data, isBinary);
+    } catch (error) {
+      this._protocolError(error);
+      return;
+    }
+    const session = this._session as ShellSession;
+    switch (message.type) {
+      case 'input':
+        this._bytesIn += message.data.length;
+        session.shell.write(message.data as Buffer);
+        return;
+      case 'resize': {
+        const cols = clamp(message.cols, MAX_COLS);
+        const rows = clamp(message.rows, MAX_ROWS);
+        logDebugMin(this._log, { cols, rows }, 'terminal resized');
+        session.shell.resize(cols, rows);
+        return;
+      }
+      case 'ack': {
+        let transition: FlowTransition;
+        try {
+          transition = this._flow?.acknowledged(message.offset);
+        } catch (error) {
+          this._protocolError(new ProtocolError((error as Error).message));
+          return;
+        }
+        this._applyFlow(transition);
+        return;
+      }
+      case 'hello':
+        return; // the wire refuses a second hello already
+    }
+  }
+
+  private _sessionOnOutput(chunk: Buffer): void {
+    this._bytesOut += chunk.length;
+    const frame = this._wire.output(chunk);
+    if (frame !== undefined) {
+      this._send(frame);
+    }
+    this._applyFlow(this._flow?.sent(chunk.length, this._ws.bufferedAmount));
+  }
+
+  private _sessionOnExit(status: ExitStatus): void {
+    this._exitStatus = status;
+    const reason = describeExit(status);
+    this._send(this._wire.flushOutput());
+    this._send(this._wire.exit(status));
+    this._stop(reason, undefined, { code: 1000, reason });
+  }
+
+  private readonly _socketOnSent = (): void => {
+    if (this._flow?.paused) {
+      this._applyFlow(this._flow.drained(this._ws.bufferedAmount));
+    }
+  };
+
+  private _applyFlow(transition: FlowTransition): void {
+    if (transition === 'pause') {
+      logDebugMin(
+        this._log,
+        { unacknowledged: this._flow?.unacknowledged, buffered: this._ws.bufferedAmount },
+        'output paused',
+      );
+      this._session?.pause();
+    } else if (transition === 'resume') {
+      logDebugMin(this._log, {}, 'output resumed');
+      this._session?.resume();
+    }
+  }
+
+  private _send(frame: OutgoingFrame | undefined): void {
+    if (frame !== undefined && this._ws.readyState === WebSocket.OPEN) {
+      this._ws.send(frame.data, { binary: frame.binary }, this._socketOnSent);
+    }
+  }
+
+  /** A method, not a field read, so the compiler does not assume it unchanged across awaits. */
+  private _isClosing(): boolean {
+    return this._phase === 'closing';
+  }
+
+  private _protocolError(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this._log.warn({ err: message }, 'protocol error');
+    this._stop(`protocol error: ${message}`, 'XJS_ERR_PROTOCOL', undefined, message);
+  }
+
+  /**
+   * Ends the connection once, for `reason`: tells the client why (an error frame and its close
+   * code, or the given close), then the run() continues with termination.
+   */
+  private _stop(
+    reason: string,
+    error?: ErrorCode,
+    close?: { code: number; reason: string },
+    detail?: string,
+  ): void {
+    if (this._phase === 'closing') {
+      return;
+    }
+    this._phase = 'closing';
+    this._reasons.push(reason);
+    clearTimeout(this._authTimer);
+    if (this._ws.readyState === WebSocket.OPEN) {
+      let code = close?.code ?? 1000;
+      let text = close?.reason ?? reason;
+      if (error !== undefined) {
+        const info = ERRORS[error];
+        const message = detail === undefined ? info.reason : `${info.reason}: ${detail}`;
+        this._send(this._wire.error(error, message));
+        code = info.closeCode;
+        text = message;
+      }
+      this._ws.close(code, closeReason(text));
+      this._closeTimer = setTimeout(this._closeTimerOnExpire, CLOSE_HANDSHAKE_TIMEOUT_MS);
+    }
+    this._resolveStopped();
+  }
+
+  private readonly _closeTimerOnExpire = (): void => {
+    logDebugMin(this._log, {}, 'peer did not complete the close handshake; cutting the socket');
+    this._ws.terminate();
+  };
+}
+
+/**
+ * Turns a connection away before any handler runs (the server is full): the client gets the
+ * error in its own wire format and the matching close code.
+ */
+export function refuseConnection(ws: WebSocket, error: ErrorCode): void {
+  const wire: Wire = ws.protocol === SUBPROTOCOL_V1 ? new V1Wire() : new LegacyWire();
+  const info = ERRORS[error];
+  const frame = wire.error(error, info.reason);
+  ws.send(frame.data, { binary: frame.binary });
+  ws.close(info.closeCode, closeReason(info.reason));
+  const timer = setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_TIMEOUT_MS);
+  ws.once('close', () => clearTimeout(timer));
+}

@@ -1,0 +1,76 @@
+/**
+ * The v1 binary protocol on the server side (subprotocol `xterm-js-shell.v1`).
+ * @module
+ */
+import {
+  ProtocolError,
+  ServerType,
+  decodeClientMessage,
+  encodeError,
+  encodeExit,
+  encodeServerHello,
+  type ClientMessage,
+  type ExitStatus,
+  type ServerHello,
+} from '../protocol/v1.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import type { OutgoingFrame, Opening, Wire } from './wire.js';
+
+function binary(data: Uint8Array): OutgoingFrame {
+  return { data, binary: true };
+}
+
+export class V1Wire implements Wire {
+  readonly name = 'v1';
+
+  hasOpeningFrame(): boolean {
+    return true;
+  }
+
+  parseOpening(data: Buffer, isBinary: boolean): Opening {
+    const message = this._decode(data, isBinary);
+    if (message.type !== 'hello') {
+      throw new ProtocolError('the first message must be a hello');
+    }
+    return message.hello;
+  }
+
+  parse(data: Buffer, isBinary: boolean): ClientMessage {
+    const message = this._decode(data, isBinary);
+    if (message.type === 'hello') {
+      throw new ProtocolError('hello may only be sent once, first');
+    }
+    return message;
+  }
+
+  output(chunk: Buffer): OutgoingFrame {
+    // Buffer.allocUnsafe skips zero-filling: every byte is written right after.
+    const frame = Buffer.allocUnsafe(chunk.length + 1);
+    frame[0] = ServerType.OUTPUT;
+    chunk.copy(frame, 1);
+    return binary(frame);
+  }
+
+  flushOutput(): undefined {
+    return undefined;
+  }
+
+  hello(hello: ServerHello): OutgoingFrame {
+    return binary(encodeServerHello(hello));
+  }
+
+  exit(status: ExitStatus): OutgoingFrame {
+    return binary(encodeExit(status));
+  }
+
+  error(code: ErrorCode, message: string): OutgoingFrame {
+    return binary(encodeError({ code, message }));
+  }
+
+  private _decode(data: Buffer, isBinary: boolean): ClientMessage {
+    if (!isBinary) {
+      throw new ProtocolError('v1 takes binary frames only');
+    }
+    return decodeClientMessage(data);
+  }
+}

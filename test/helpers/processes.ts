@@ -1,0 +1,81 @@
+/**
+ * What processes and descriptors exist, read from /proc: the tests' check that nothing leaked.
+ * @module
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+export interface ProcInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  readonly sid: number;
+  readonly state: string;
+  readonly command: string;
+}
+
+function readStat(pid: number): ProcInfo | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const open = line.indexOf('(');
+    const close = line.lastIndexOf(')');
+    const fields = line.slice(close + 2).split(' ');
+    return {
+      pid,
+      command: line.slice(open + 1, close),
+      state: fields[0] ?? '?',
+      ppid: Number(fields[1]),
+      pgid: Number(fields[2]),
+      sid: Number(fields[3]),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function allProcesses(): ProcInfo[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => readStat(Number(name)))
+    .filter((info): info is ProcInfo => info !== undefined);
+}
+
+/** Every process below `root` in the parent tree (not `root` itself). */
+export function descendants(root: number = process.pid): ProcInfo[] {
+  const all = allProcesses();
+  const result: ProcInfo[] = [];
+  const parents = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const info of all) {
+      if (parents.has(info.ppid) && !parents.has(info.pid)) {
+        parents.add(info.pid);
+        result.push(info);
+        grew = true;
+      }
+    }
+  }
+  return result;
+}
+
+/** Processes of the session `sid` (a shell's pid), zombies included. */
+export function sessionProcesses(sid: number): ProcInfo[] {
+  return allProcesses().filter((info) => info.sid === sid);
+}
+
+export function isRunning(pid: number): boolean {
+  const info = readStat(pid);
+  return info !== undefined && info.state !== 'Z';
+}
+
+/** Open file descriptors of `pid`, as the targets their links point to. */
+export function openDescriptors(pid: number = process.pid): string[] {
+  const dir = `/proc/${pid}/fd`;
+  return readdirSync(dir).flatMap((fd) => {
+    try {
+      return [readlinkSync(`${dir}/${fd}`)];
+    } catch {
+      return [];
+    }
+  });
+}
