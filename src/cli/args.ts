@@ -15,6 +15,7 @@ export interface CliOptions {
   readonly shellLogoutWait: number;
   readonly shellTerminateWait: number;
   readonly authTimeout: number;
+  readonly pingInterval: number;
   readonly allowedOrigins: readonly string[];
   readonly maxConnections: number;
   /** The shell command after `--`, or undefined for the default login shell. */
@@ -44,6 +45,8 @@ Options:
   --shell-logout-wait SECS    SIGHUP to SIGKILL wait when ending a shell (default 1)
   --shell-terminate-wait SECS give up on a shell that survives SIGKILL (default 3)
   --auth-timeout SECS         time a client has to authenticate (default 5)
+  --ping-interval SECS        ping every socket this often; one that stays silent for
+                              a whole interval is cut off (default 30, 0: off)
   -h, --help                  show this help
   -V, --version               show the version
 
@@ -57,6 +60,7 @@ const DEFAULTS = {
   shellLogoutWait: 1,
   shellTerminateWait: 3,
   authTimeout: 5,
+  pingInterval: 30,
 };
 
 class FlagError extends Error {}
@@ -149,6 +153,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         'shell-logout-wait': { type: 'string' },
         'shell-terminate-wait': { type: 'string' },
         'auth-timeout': { type: 'string' },
+        'ping-interval': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -200,6 +205,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
           DEFAULTS.shellTerminateWait,
         ),
         authTimeout: seconds('auth-timeout', values['auth-timeout'], DEFAULTS.authTimeout, true),
+        pingInterval: seconds('ping-interval', values['ping-interval'], DEFAULTS.pingInterval),
         allowedOrigins: values['allowed-origin'] ?? [],
         maxConnections: wholeNumber(
           'max-connections',

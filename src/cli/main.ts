@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       shellLogoutWait: options.shellLogoutWait,
       shellTerminateWait: options.shellTerminateWait,
       authTimeout: options.authTimeout,
+      pingInterval: options.pingInterval,
       ...(options.command !== undefined ? { userShellCommand: options.command } : {}),
     });
   } catch (error) {

@@ -25,11 +25,7 @@ export const ERRORS = {
     reason: 'Session taken over by another connection',
   },
   XJS_ERR_SESSION_FORBIDDEN: { closeCode: 4009, reason: 'Session belongs to another credential' },
-  XJS_ERR_INPUT_OVERFLOW: {
-    closeCode: 4010,
-    reason: 'Input arrives faster than the shell reads it',
-  },
-  XJS_ERR_HEARTBEAT_TIMEOUT: { closeCode: 4011, reason: 'Peer stopped answering pings' },
+  XJS_ERR_HEARTBEAT_TIMEOUT: { closeCode: 4010, reason: 'Peer stopped answering pings' },
   XJS_ERR_INTERNAL: { closeCode: 4500, reason: 'Internal server error' },
   XJS_ERR_SHUTDOWN: { closeCode: 1001, reason: 'Server shutting down' },
 } as const satisfies Record<string, ErrorInfo>;

@@ -46,6 +46,11 @@ export interface WebSocketHandlerOptions {
   readonly request?: IncomingMessage;
   /** Output flow control marks, in bytes. */
   readonly flowControl?: FlowControlLimits;
+  /**
+   * Seconds between server pings; a peer that has not answered one by the next is cut off and
+   * its shell terminated. 0 turns pings off. @default 30
+   */
+  readonly pingInterval?: number;
   /** Largest client message accepted, in bytes; also set it as the ws `maxPayload`. @default 1048576 */
   readonly maxMessageBytes?: number;
 }
@@ -61,6 +66,7 @@ export interface ResolvedHandlerOptions {
   readonly shellLogoutWaitMs: number;
   readonly shellTerminateWaitMs: number;
   readonly authTimeoutMs: number;
+  readonly pingIntervalMs: number;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string | undefined;
   readonly request: IncomingMessage | undefined;
@@ -158,6 +164,7 @@ export function resolveHandlerOptions(
     shellLogoutWaitMs: seconds('shellLogoutWait', options.shellLogoutWait, 1),
     shellTerminateWaitMs: seconds('shellTerminateWait', options.shellTerminateWait, 3),
     authTimeoutMs: seconds('authTimeout', options.authTimeout, 5),
+    pingIntervalMs: seconds('pingInterval', options.pingInterval, 30),
     env: options.env ?? {},
     cwd: options.cwd,
     request: options.request,

@@ -28,6 +28,8 @@ export interface ShellProcess {
   onData(listener: (chunk: Buffer) => void): Disposable;
   onExit(listener: (status: ExitStatus) => void): Disposable;
   write(data: Buffer | string): void;
+  /** Input bytes written but not yet taken by the pty (the shell is not reading). */
+  readonly inputBacklog: number;
   resize(cols: number, rows: number): void;
   /** Stops reading the pty: the shell blocks once the kernel's pty buffer is full. */
   pause(): void;
@@ -89,6 +91,21 @@ class PtyShellProcess implements ShellProcess {
 
   write(data: Buffer | string): void {
     this._pty.write(data);
+  }
+
+  get inputBacklog(): number {
+    // HACK: node-pty queues writes the kernel refused (EAGAIN) without saying how much; its
+    // queue is private. An unknown shape reads as 0: no input backpressure, nothing breaks.
+    const queue = (this._pty as unknown as { _writeStream?: { _writeQueue?: unknown } })
+      ._writeStream?._writeQueue;
+    if (!Array.isArray(queue)) {
+      return 0;
+    }
+    let bytes = 0;
+    for (const task of queue as Array<{ buffer?: Buffer; offset?: number }>) {
+      bytes += (task.buffer?.length ?? 0) - (task.offset ?? 0);
+    }
+    return bytes;
   }
 
   resize(cols: number, rows: number): void {

@@ -16,6 +16,8 @@ import {
 } from '../protocol/v1.js';
 import type { AuthResult } from './auth/types.js';
 import { FlowControl, type FlowTransition } from './flow-control.js';
+import { Heartbeat } from './heartbeat.js';
+import { InputGate } from './input-gate.js';
 import {
   resolveHandlerOptions,
   type ResolvedHandlerOptions,
@@ -111,6 +113,8 @@ export class WebSocketHandler {
   private _bytesOut = 0;
   private readonly _pending: Array<{ data: Buffer; isBinary: boolean }> = [];
   private _authTimer: NodeJS.Timeout | undefined;
+  private _heartbeat: Heartbeat | undefined;
+  private readonly _inputGate: InputGate;
   private _closeTimer: NodeJS.Timeout | undefined;
   private _resolveStopped!: () => void;
   private readonly _stopped = new Promise<void>((resolve) => (this._resolveStopped = resolve));
@@ -138,6 +142,7 @@ export class WebSocketHandler {
     this._wire = _ws.protocol === SUBPROTOCOL_V1 ? new V1Wire() : new LegacyWire();
     const base = this._options.logger ?? defaultLogger(this._options.logLevel);
     this._log = base.child({ conn: this._options.logId ?? randomUUID() });
+    this._inputGate = new InputGate(_ws, () => this._session?.shell.inputBacklog ?? 0);
   }
 
   /** Serves the connection; resolves when the socket is closed and the shell's session is gone. */
@@ -213,6 +218,13 @@ export class WebSocketHandler {
     this._ws.on('close', this._socketOnClose);
     this._ws.on('error', this._socketOnError);
     this._options.shutdownSignal?.addEventListener('abort', this._shutdownOnAbort, { once: true });
+    if (this._options.pingIntervalMs > 0) {
+      this._heartbeat = new Heartbeat(
+        this._ws,
+        this._options.pingIntervalMs,
+        this._heartbeatOnTimeout,
+      );
+    }
   }
 
   private _dispose(): void {
@@ -222,6 +234,8 @@ export class WebSocketHandler {
     this._options.shutdownSignal?.removeEventListener('abort', this._shutdownOnAbort);
     clearTimeout(this._authTimer);
     clearTimeout(this._closeTimer);
+    this._heartbeat?.dispose();
+    this._inputGate.dispose();
     this._pending.length = 0;
   }
 
@@ -233,6 +247,13 @@ export class WebSocketHandler {
     if (this._phase === 'opening' || this._phase === 'authenticating') {
       this._stop('authentication timed out', 'XJS_ERR_AUTH_TIMEOUT');
     }
+  };
+
+  private readonly _heartbeatOnTimeout = (): void => {
+    this._log.warn('peer stopped answering pings; cutting the connection');
+    this._stop('heartbeat timeout: peer stopped answering pings', 'XJS_ERR_HEARTBEAT_TIMEOUT');
+    // A peer that does not answer pings will not answer a close frame either.
+    this._ws.terminate();
   };
 
   private readonly _shutdownOnAbort = (): void => {
@@ -394,6 +415,7 @@ export class WebSocketHandler {
       case 'input':
         this._bytesIn += message.data.length;
         session.shell.write(message.data as Buffer);
+        this._inputGate.written();
         return;
       case 'resize': {
         const cols = clamp(message.cols, MAX_COLS);
