@@ -4,22 +4,51 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { LOG_LEVELS, type LogLevel } from '../server/index.js';
+import {
+  DEFAULT_SOCKET_MODE,
+  LOG_LEVELS,
+  MAX_IDLE_SECONDS,
+  type LogLevel,
+} from '../server/index.js';
 
 export interface CliOptions {
   readonly host: string;
   readonly port: number;
-  readonly auth: 'token' | 'none';
+  /** A UNIX socket path to listen on instead of TCP (--socket). */
+  readonly socket: string | undefined;
+  /** The socket file's mode (--socket-mode). */
+  readonly socketMode: number;
+  /** Seconds without a connection after which the server exits 0 (--exit-when-idle). */
+  readonly exitWhenIdle: number | undefined;
+  readonly auth: 'token' | 'jwt' | 'none';
+  /** Where the JWT key comes from and the claims required, for `--auth jwt`. */
+  readonly jwt: JwtFlags | undefined;
+  /** --allow-unauthenticated-remote: `--auth none` on an address other than loopback. */
+  readonly allowUnauthenticatedRemote: boolean;
   readonly tokenFile: string | undefined;
   readonly logLevel: LogLevel;
   readonly shellLogoutWait: number;
   readonly shellTerminateWait: number;
   readonly authTimeout: number;
   readonly pingInterval: number;
+  readonly resumeWindow: number;
+  readonly replayBufferBytes: number;
+  readonly recordDir: string | undefined;
+  readonly recordInput: boolean;
+  readonly metrics: boolean;
   readonly allowedOrigins: readonly string[];
   readonly maxConnections: number;
   /** The shell command after `--`, or undefined for the default login shell. */
   readonly command: readonly string[] | undefined;
+}
+
+/** The `--jwt-*` flags: exactly one key file, the audience, optionally the issuer. */
+export interface JwtFlags {
+  readonly secretFile: string | undefined;
+  readonly publicKeyFile: string | undefined;
+  readonly jwksFile: string | undefined;
+  readonly audience: string;
+  readonly issuer: string | undefined;
 }
 
 export type ParsedArgs =
@@ -35,9 +64,22 @@ A web shell: open the printed URL for a shell in the browser.
 Options:
   --host HOST                 address to listen on (default 127.0.0.1)
   --port PORT                 TCP port, 0 for any free one (default 8765)
-  --auth token|none           authentication (default token)
+  --socket PATH               listen on a UNIX socket instead of TCP (for a proxy); a
+                              stale socket file is replaced, a live one refused
+  --socket-mode MODE          the socket file's octal mode (default 0600)
+  --exit-when-idle SECS       exit (code 0) after SECS without a connection
+  --auth token|jwt|none       authentication (default token); none is refused on an
+                              address other than loopback (see below)
   --token-file FILE           read the token from FILE (else $XTERM_JS_SHELL_TOKEN,
                               else a random token is generated and printed in the URL)
+  --jwt-secret-file FILE      --auth jwt: HS256/384/512 secret (the file's bytes, >= 32)
+  --jwt-public-key FILE       --auth jwt: PEM public key (RSA, EC or Ed25519)
+  --jwt-jwks-file FILE        --auth jwt: a JWKS (JSON) file of public keys
+  --jwt-audience AUD          --auth jwt: the aud tokens must carry (required)
+  --jwt-issuer ISS            --auth jwt: the iss tokens must carry
+  --allow-unauthenticated-remote
+                              allow --auth none on an address other than loopback:
+                              anyone who reaches it gets a shell
   --allowed-origin ORIGIN     also accept WebSocket upgrades from this page origin
                               (repeatable; the server's own host is always accepted)
   --max-connections N         connections served at once (default 1024)
@@ -47,10 +89,19 @@ Options:
   --auth-timeout SECS         time a client has to authenticate (default 5)
   --ping-interval SECS        ping every socket this often; one that stays silent for
                               a whole interval is cut off (default 30, 0: off)
+  --resume-window SECS        keep a shell whose connection dropped this long for the
+                              page to resume it (default 60, 0: end it at once)
+  --replay-buffer BYTES       recent output kept per shell for resume; K, M suffixes
+                              allowed (default 1M)
+  --record-dir DIR            record each session as an asciicast v2 file in DIR
+  --record-input              record typed input too (it holds passwords; default off)
+  --metrics                   serve Prometheus metrics at /metrics
   -h, --help                  show this help
   -V, --version               show the version
 
-The shell is /bin/bash -l unless a command follows --.
+The shell is /bin/bash -l unless a command follows --. Started by systemd socket
+activation (LISTEN_PID, LISTEN_FDS), it serves the passed sockets instead of
+--host/--port/--socket.
 `;
 
 const DEFAULTS = {
@@ -61,6 +112,8 @@ const DEFAULTS = {
   shellTerminateWait: 3,
   authTimeout: 5,
   pingInterval: 30,
+  resumeWindow: 60,
+  replayBufferBytes: 1024 * 1024,
 };
 
 class FlagError extends Error {}
@@ -75,9 +128,17 @@ function seconds(
     return fallback;
   }
   const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number < 0 || (positive && number === 0)) {
+  if (
+    value.trim() === '' ||
+    !Number.isFinite(number) ||
+    number < 0 ||
+    (positive && number === 0) ||
+    number > MAX_IDLE_SECONDS
+  ) {
     const bound = positive ? '> 0' : '>= 0';
-    throw new FlagError(`--${flag} must be a number of seconds ${bound}, got '${value}'`);
+    throw new FlagError(
+      `--${flag} must be a number of seconds ${bound} and <= ${MAX_IDLE_SECONDS}, got '${value}'`,
+    );
   }
   return number;
 }
@@ -99,6 +160,31 @@ function wholeNumber(
   return number;
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** Bytes as a whole number with an optional K, M or G suffix (powers of 1024). */
+function byteSize(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  const match = /^(\d+)([KMG]?)(?:i?B)?$/i.exec(value.trim());
+  const bytes =
+    match === null ? NaN : Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toUpperCase()] ?? NaN);
+  if (!Number.isSafeInteger(bytes) || bytes > 1024 ** 3) {
+    throw new FlagError(
+      `--${flag} must be a size in bytes such as 65536, 512K or 1M (at most 1G), got '${value}'`,
+    );
+  }
+  return bytes;
+}
+
+function nonEmpty(flag: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.trim() === '') {
+    throw new FlagError(`--${flag} must not be empty`);
+  }
+  return value;
+}
+
 function oneOf<T extends string>(
   flag: string,
   value: string | undefined,
@@ -114,6 +200,90 @@ function oneOf<T extends string>(
   return value as T;
 }
 
+/** A file mode in octal as chmod takes it: `600`, `0600`, `0660`. */
+function octalMode(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (!/^0?[0-7]{3}$/.test(value)) {
+    throw new FlagError(`--${flag} must be an octal mode such as 0600 or 0660, got '${value}'`);
+  }
+  return parseInt(value, 8);
+}
+
+function idleSeconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0 || number > MAX_IDLE_SECONDS) {
+    throw new FlagError(
+      `--${flag} must be a number of seconds > 0 and <= ${MAX_IDLE_SECONDS}, got '${value}'`,
+    );
+  }
+  return number;
+}
+
+/**
+ * Whether the server listens where only this machine can reach it: a UNIX socket, a loopback
+ * address (127.0.0.0/8, ::1) or `localhost`. A name that could resolve elsewhere is not.
+ */
+export function listensLocally(host: string, socket: string | undefined): boolean {
+  if (socket !== undefined) {
+    return true;
+  }
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return (
+    bare === 'localhost' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) ||
+    /^(0{0,4}:){2,7}0{0,3}1$/.test(bare) ||
+    /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
+  );
+}
+
+function jwtFlags(
+  auth: 'token' | 'jwt' | 'none',
+  values: Partial<Record<`jwt-${string}`, string | boolean | undefined>>,
+): JwtFlags | undefined {
+  const keyFlags = ['jwt-secret-file', 'jwt-public-key', 'jwt-jwks-file'] as const;
+  const given = (Object.keys(values) as Array<`jwt-${string}`>).filter(
+    (name) => name.startsWith('jwt-') && values[name] !== undefined,
+  );
+  if (auth !== 'jwt') {
+    if (given.length > 0) {
+      throw new FlagError(`--${given[0]} goes with --auth jwt`);
+    }
+    return undefined;
+  }
+  const keys = keyFlags.filter((flag) => values[flag] !== undefined);
+  if (keys.length !== 1) {
+    throw new FlagError(
+      `--auth jwt needs exactly one of --jwt-secret-file, --jwt-public-key, --jwt-jwks-file${keys.length > 1 ? `, got ${keys.map((flag) => `--${flag}`).join(' and ')}` : ''}`,
+    );
+  }
+  const text = (flag: `jwt-${string}`): string | undefined => {
+    const value = values[flag];
+    if (typeof value === 'string' && value.trim() === '') {
+      throw new FlagError(`--${flag} must not be empty`);
+    }
+    return typeof value === 'string' ? value : undefined;
+  };
+  const audience = text('jwt-audience');
+  if (audience === undefined) {
+    throw new FlagError(
+      '--auth jwt needs --jwt-audience: the aud your identity provider puts in tokens for this ' +
+        'server, so that a token minted for another service cannot open a shell',
+    );
+  }
+  return {
+    secretFile: text('jwt-secret-file'),
+    publicKeyFile: text('jwt-public-key'),
+    jwksFile: text('jwt-jwks-file'),
+    audience,
+    issuer: text('jwt-issuer'),
+  };
+}
+
 /** Rewrites node's parseArgs errors into one line that names the flag. */
 function describeParseError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
@@ -124,6 +294,11 @@ function describeParseError(error: unknown): string {
   const missing = /Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
   if (missing !== null) {
     return `${missing[1]} needs a value`;
+  }
+  const ambiguous = /Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(message);
+  if (ambiguous !== null) {
+    const flag = ambiguous[1] as string;
+    return `${flag} needs a value (for a value starting with a dash write ${flag}=VALUE)`;
   }
   const positional = /Unexpected argument '([^']+)'/.exec(message);
   if (positional !== null) {
@@ -145,8 +320,17 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
       options: {
         host: { type: 'string' },
         port: { type: 'string' },
+        socket: { type: 'string' },
+        'socket-mode': { type: 'string' },
+        'exit-when-idle': { type: 'string' },
         auth: { type: 'string' },
         'token-file': { type: 'string' },
+        'jwt-secret-file': { type: 'string' },
+        'jwt-public-key': { type: 'string' },
+        'jwt-jwks-file': { type: 'string' },
+        'jwt-audience': { type: 'string' },
+        'jwt-issuer': { type: 'string' },
+        'allow-unauthenticated-remote': { type: 'boolean' },
         'allowed-origin': { type: 'string', multiple: true },
         'max-connections': { type: 'string' },
         'log-level': { type: 'string' },
@@ -154,6 +338,11 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         'shell-terminate-wait': { type: 'string' },
         'auth-timeout': { type: 'string' },
         'ping-interval': { type: 'string' },
+        'resume-window': { type: 'string' },
+        'replay-buffer': { type: 'string' },
+        'record-dir': { type: 'string' },
+        'record-input': { type: 'boolean' },
+        metrics: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -175,9 +364,29 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     if (host.trim() === '') {
       throw new FlagError('--host must not be empty');
     }
-    const auth = oneOf('auth', values.auth, ['token', 'none'] as const, 'token');
+    const socket = values.socket;
+    if (socket !== undefined) {
+      if (socket === '') {
+        throw new FlagError('--socket must not be empty');
+      }
+      if (values.host !== undefined || values.port !== undefined) {
+        throw new FlagError('--socket cannot be combined with --host or --port');
+      }
+    }
+    if (values['socket-mode'] !== undefined && socket === undefined) {
+      throw new FlagError('--socket-mode goes with --socket');
+    }
+    const auth = oneOf('auth', values.auth, ['token', 'jwt', 'none'] as const, 'token');
     if (values['token-file'] !== undefined && auth !== 'token') {
       throw new FlagError('--token-file goes with --auth token');
+    }
+    const jwt = jwtFlags(auth, values);
+    const allowUnauthenticatedRemote = values['allow-unauthenticated-remote'] === true;
+    if (auth === 'none' && !allowUnauthenticatedRemote && !listensLocally(host, socket)) {
+      throw new FlagError(
+        `--auth none on --host ${host} would give a shell to anyone who can reach it; ` +
+          'listen on loopback or a --socket, or add --allow-unauthenticated-remote if that is meant',
+      );
     }
     for (const origin of values['allowed-origin'] ?? []) {
       if (!/^https?:\/\/[^/\s]+$/i.test(origin)) {
@@ -186,26 +395,48 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         );
       }
     }
+    const shellLogoutWait = seconds(
+      'shell-logout-wait',
+      values['shell-logout-wait'],
+      DEFAULTS.shellLogoutWait,
+    );
+    const shellTerminateWait = seconds(
+      'shell-terminate-wait',
+      values['shell-terminate-wait'],
+      DEFAULTS.shellTerminateWait,
+    );
+    if (shellTerminateWait <= shellLogoutWait) {
+      // Termination gives up at the terminate wait: SIGKILL at the logout wait must come first.
+      throw new FlagError(
+        `--shell-terminate-wait (${shellTerminateWait}) must be greater than --shell-logout-wait (${shellLogoutWait})`,
+      );
+    }
     return {
       kind: 'run',
       options: {
         host,
         port: wholeNumber('port', values.port, DEFAULTS.port, 0, 65535),
+        socket,
+        socketMode: octalMode('socket-mode', values['socket-mode'], DEFAULT_SOCKET_MODE),
+        exitWhenIdle: idleSeconds('exit-when-idle', values['exit-when-idle']),
         auth,
+        jwt,
+        allowUnauthenticatedRemote,
         tokenFile: values['token-file'],
         logLevel: oneOf('log-level', values['log-level'], LOG_LEVELS, 'info'),
-        shellLogoutWait: seconds(
-          'shell-logout-wait',
-          values['shell-logout-wait'],
-          DEFAULTS.shellLogoutWait,
-        ),
-        shellTerminateWait: seconds(
-          'shell-terminate-wait',
-          values['shell-terminate-wait'],
-          DEFAULTS.shellTerminateWait,
-        ),
+        shellLogoutWait,
+        shellTerminateWait,
         authTimeout: seconds('auth-timeout', values['auth-timeout'], DEFAULTS.authTimeout, true),
         pingInterval: seconds('ping-interval', values['ping-interval'], DEFAULTS.pingInterval),
+        resumeWindow: seconds('resume-window', values['resume-window'], DEFAULTS.resumeWindow),
+        replayBufferBytes: byteSize(
+          'replay-buffer',
+          values['replay-buffer'],
+          DEFAULTS.replayBufferBytes,
+        ),
+        recordDir: nonEmpty('record-dir', values['record-dir']),
+        recordInput: values['record-input'] === true,
+        metrics: values.metrics === true,
         allowedOrigins: values['allowed-origin'] ?? [],
         maxConnections: wholeNumber(
           'max-connections',

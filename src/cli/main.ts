@@ -4,9 +4,22 @@
  * graceful shutdown. The only module that touches argv, the environment, exit and signals.
  * @module
  */
-import { readFileSync } from 'node:fs';
-import { createLogger, createShellServer, VERSION, type ShellServer } from '../server/index.js';
-import { parseCliArgs, USAGE, type CliOptions } from './args.js';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import {
+  createJwtAuth,
+  createLogger,
+  createShellServer,
+  formatListenAddress,
+  socketActivationTargets,
+  VERSION,
+  type ListenAddress,
+  type AuthCallback,
+  type JwtAuthOptions,
+  type ListenTarget,
+  type Logger,
+  type ShellServer,
+} from '../server/index.js';
+import { listensLocally, parseCliArgs, USAGE, type CliOptions, type JwtFlags } from './args.js';
 
 const TOKEN_ENV = 'XTERM_JS_SHELL_TOKEN';
 
@@ -42,8 +55,119 @@ function readToken(options: CliOptions): string | undefined {
   return undefined;
 }
 
+/**
+ * The JWT auth callback from the --jwt-* flags: the key file is read and checked now, so a bad
+ * one stops the start with a message naming its flag.
+ */
+function jwtAuth(flags: JwtFlags): AuthCallback {
+  const [flag, file] =
+    flags.secretFile !== undefined
+      ? ['--jwt-secret-file', flags.secretFile]
+      : flags.publicKeyFile !== undefined
+        ? ['--jwt-public-key', flags.publicKeyFile]
+        : ['--jwt-jwks-file', flags.jwksFile as string];
+  let content: Buffer;
+  try {
+    content = readFileSync(file);
+  } catch (error) {
+    fail(`${flag}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  const key: Pick<JwtAuthOptions, 'secret' | 'publicKey' | 'jwks'> =
+    flag === '--jwt-secret-file'
+      ? // The secret is the file's bytes; one final newline (echo > file) is not part of it.
+        { secret: content.subarray(0, content.length - trailingNewline(content)) }
+      : flag === '--jwt-public-key'
+        ? { publicKey: content.toString('utf8') }
+        : { jwks: content.toString('utf8') };
+  try {
+    return createJwtAuth({
+      ...key,
+      audience: flags.audience,
+      ...(flags.issuer !== undefined ? { issuer: flags.issuer } : {}),
+    });
+  } catch (error) {
+    fail(`${flag}: ${file}: ${(error as Error).message}`);
+  }
+}
+
+function trailingNewline(content: Buffer): number {
+  if (content.at(-1) !== 0x0a) {
+    return 0;
+  }
+  return content.at(-2) === 0x0d ? 2 : 1;
+}
+
+/** The recording directory must exist and be writable now, not at the first session. */
+function checkRecordDir(dir: string): string {
+  try {
+    if (!statSync(dir).isDirectory()) {
+      fail(`--record-dir: ${dir} is not a directory`);
+    }
+    accessSync(dir, fsConstants.W_OK);
+  } catch (error) {
+    fail(
+      `--record-dir: cannot write to ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+  return dir;
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * systemd socket activation wins over --host/--port/--socket when LISTEN_PID is our pid.
+ * The variables stay in process.env: shell-env.ts keeps them from every shell.
+ */
+function listenTargets(options: CliOptions, log: Logger): ListenTarget[] {
+  const { LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES } = process.env;
+  let activated;
+  try {
+    activated = socketActivationTargets({ LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES }, process.pid);
+  } catch (error) {
+    fail(`socket activation: ${(error as Error).message}`);
+  }
+  if (activated !== undefined) {
+    log.info(
+      { fds: activated.map(({ fd, name }) => ({ fd, name })) },
+      'socket activation: serving the sockets systemd passed (--host, --port and --socket are not used)',
+    );
+    return activated;
+  }
+  if (LISTEN_FDS !== undefined) {
+    log.debug({ LISTEN_PID }, 'ignoring LISTEN_FDS: LISTEN_PID is not our pid');
+  }
+  if (options.socket !== undefined) {
+    return [{ kind: 'unix', path: options.socket, mode: options.socketMode }];
+  }
+  return [{ kind: 'tcp', host: options.host, port: options.port }];
+}
+
+/** Names the flag (or the activation) that chose the target a listen error is about. */
+function listenFailure(target: ListenTarget | undefined, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = error instanceof Error ? error.message : String(error);
+  switch (target?.kind) {
+    case 'tcp': {
+      const what = code === 'EADDRINUSE' ? 'the address is in use' : (code ?? message);
+      return `cannot listen on ${target.host}:${target.port} (--host/--port): ${what}`;
+    }
+    case 'unix':
+      return `--socket: ${message}`;
+    default:
+      return `socket activation (LISTEN_FDS): ${message}`;
+  }
+}
+
+/** The line on stdout: a URL to open for TCP, else where it listens (a proxy serves it). */
+function announce(addresses: readonly ListenAddress[], fragment: string): string {
+  const tcp = addresses.find((address) => address.kind === 'tcp');
+  if (tcp !== undefined) {
+    return `open http://${urlHost(tcp.address)}:${tcp.port}/${fragment}`;
+  }
+  const where = addresses.map(formatListenAddress).join(', ');
+  return `listening on ${where}; open it through your proxy${fragment === '' ? '' : ` with ${fragment}`}`;
 }
 
 async function main(): Promise<void> {
@@ -65,7 +189,7 @@ async function main(): Promise<void> {
   let server: ShellServer;
   try {
     server = createShellServer({
-      auth: options.auth,
+      auth: options.auth === 'jwt' ? jwtAuth(options.jwt as JwtFlags) : options.auth,
       ...(givenToken !== undefined ? { token: givenToken } : {}),
       logger: log,
       allowedOrigins: options.allowedOrigins,
@@ -74,6 +198,13 @@ async function main(): Promise<void> {
       shellTerminateWait: options.shellTerminateWait,
       authTimeout: options.authTimeout,
       pingInterval: options.pingInterval,
+      resumeWindow: options.resumeWindow,
+      replayBufferBytes: options.replayBufferBytes,
+      ...(options.recordDir !== undefined
+        ? { recordDir: checkRecordDir(options.recordDir), recordInput: options.recordInput }
+        : {}),
+      metrics: options.metrics,
+      ...(options.exitWhenIdle !== undefined ? { idleTimeout: options.exitWhenIdle } : {}),
       ...(options.command !== undefined ? { userShellCommand: options.command } : {}),
     });
   } catch (error) {
@@ -84,30 +215,19 @@ async function main(): Promise<void> {
     log.warn('authentication is off (--auth none): anyone who can reach the server gets a shell');
   }
 
-  let address;
-  try {
-    address = await server.listen(options.port, options.host);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const what = code === 'EADDRINUSE' ? 'the address is in use' : (code ?? String(error));
-    fail(`cannot listen on ${options.host}:${options.port} (--host/--port): ${what}`);
-  }
-  const base = `http://${urlHost(address.address)}:${address.port}/`;
-  log.info({ address: address.address, port: address.port, auth: options.auth }, 'listening');
-  if (server.token !== undefined && givenToken === undefined) {
-    process.stdout.write(`xterm-js-shell ${VERSION}: open ${base}#token=${server.token}\n`);
-  } else {
-    process.stdout.write(`xterm-js-shell ${VERSION}: open ${base}\n`);
-  }
-
+  // Handlers go in before anything can be seen from outside: a SIGTERM sent as soon as the URL
+  // line appears must find them (it would otherwise kill the process outright).
   let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
+  const shutdown = (reason: NodeJS.Signals | 'idle'): void => {
     if (stopping) {
-      log.warn({ signal }, 'second signal: exiting without waiting for shells');
+      if (reason === 'idle') {
+        return;
+      }
+      log.warn({ signal: reason }, 'second signal: exiting without waiting for shells');
       process.exit(1);
     }
     stopping = true;
-    log.info({ signal, connections: server.connections }, 'shutting down');
+    log.info({ reason, connections: server.connections }, 'shutting down');
     server.close().then(
       () => {
         log.info('shutdown complete');
@@ -121,6 +241,33 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  server.on('idle-timeout', () => {
+    log.info({ exitWhenIdle: options.exitWhenIdle }, 'no connection for --exit-when-idle seconds');
+    shutdown('idle');
+  });
+
+  const targets = listenTargets(options, log);
+  let addresses: ListenAddress[];
+  try {
+    addresses = await server.listen(targets);
+  } catch (error) {
+    // A single target is the usual case; with several, the activation names the culprit fd.
+    fail(listenFailure(targets.length === 1 ? targets[0] : undefined, error));
+  }
+  // The flags were checked against --host; sockets systemd passed are only known now.
+  const exposed = addresses.find(
+    (address) => address.kind === 'tcp' && !listensLocally(address.address, undefined),
+  );
+  if (exposed !== undefined && options.auth === 'none' && !options.allowUnauthenticatedRemote) {
+    fail(
+      `--auth none on ${formatListenAddress(exposed)} would give a shell to anyone who can reach it; ` +
+        'add --allow-unauthenticated-remote if that is meant',
+    );
+  }
+  log.info({ listening: addresses.map(formatListenAddress), auth: options.auth }, 'listening');
+  const fragment =
+    server.token !== undefined && givenToken === undefined ? `#token=${server.token}` : '';
+  process.stdout.write(`xterm-js-shell ${VERSION}: ${announce(addresses, fragment)}\n`);
 }
 
 void main();

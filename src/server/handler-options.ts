@@ -6,6 +6,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthCallback } from './auth/types.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
+import { SessionStore } from './session-store.js';
+import type { HandlerMetrics } from './handler-metrics.js';
+import { MAX_TIMER_SECONDS } from './timer-limits.js';
 
 export interface FlowControlLimits {
   /** Pause the shell when this many output bytes are unacknowledged or buffered. @default 524288 */
@@ -47,6 +50,20 @@ export interface WebSocketHandlerOptions {
   /** Output flow control marks, in bytes. */
   readonly flowControl?: FlowControlLimits;
   /**
+   * Where v1 sessions are kept for resume. Without a store (the default, as in the original) a
+   * shell ends with its connection; share one store between the handlers of a server.
+   */
+  readonly sessionStore?: SessionStore;
+  /**
+   * A directory to record each session into, as an asciicast v2 file named by start time and
+   * session id. @default no recording
+   */
+  readonly recordDir?: string;
+  /** Record input too (it holds passwords typed at prompts). @default false */
+  readonly recordInput?: boolean;
+  /** Receives counts for metrics (createShellServer passes its Prometheus metrics). */
+  readonly metrics?: HandlerMetrics;
+  /**
    * Seconds between server pings; a peer that has not answered one by the next is cut off and
    * its shell terminated. 0 turns pings off. @default 30
    */
@@ -70,6 +87,10 @@ export interface ResolvedHandlerOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string | undefined;
   readonly request: IncomingMessage | undefined;
+  readonly sessionStore: SessionStore | undefined;
+  readonly recordDir: string | undefined;
+  readonly recordInput: boolean;
+  readonly metrics: HandlerMetrics | undefined;
   readonly highWaterBytes: number;
   readonly lowWaterBytes: number;
   readonly ackBytes: number;
@@ -86,8 +107,15 @@ function seconds(name: string, value: number | undefined, fallback: number): num
   if (value === undefined) {
     return fallback * 1000;
   }
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`options.${name} must be a number of seconds >= 0 (got ${String(value)})`);
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    value > MAX_TIMER_SECONDS
+  ) {
+    throw new RangeError(
+      `options.${name} must be a number of seconds from 0 to ${MAX_TIMER_SECONDS} (got ${String(value)})`,
+    );
   }
   return value * 1000;
 }
@@ -100,6 +128,13 @@ function bytes(name: string, value: number | undefined, fallback: number): numbe
     throw new RangeError(`options.${name} must be a positive whole number of bytes`);
   }
   return value;
+}
+
+function checkStore(store: SessionStore | undefined): SessionStore | undefined {
+  if (store !== undefined && !(store instanceof SessionStore)) {
+    throw new TypeError('options.sessionStore must be a SessionStore');
+  }
+  return store;
 }
 
 function optionalFunction<T>(name: string, value: T | undefined): T | undefined {
@@ -154,6 +189,16 @@ export function resolveHandlerOptions(
   if (ackBytes >= lowWaterBytes) {
     throw new RangeError('options.flowControl.ackBytes must be below lowWaterBytes');
   }
+  const shellLogoutWaitMs = seconds('shellLogoutWait', options.shellLogoutWait, 1);
+  const shellTerminateWaitMs = seconds('shellTerminateWait', options.shellTerminateWait, 3);
+  // Termination gives up at shellTerminateWait: it must leave time for the SIGKILL stage.
+  if (shellTerminateWaitMs <= shellLogoutWaitMs) {
+    throw new RangeError('options.shellTerminateWait must be greater than options.shellLogoutWait');
+  }
+  const authTimeoutMs = seconds('authTimeout', options.authTimeout, 5);
+  if (authTimeoutMs === 0) {
+    throw new RangeError('options.authTimeout must be greater than 0');
+  }
   return {
     authCallback: optionalFunction('authCallback', options.authCallback),
     logger: options.logger,
@@ -161,13 +206,17 @@ export function resolveHandlerOptions(
     logLevel,
     userShellCommand: [...command],
     shutdownSignal: options.shutdownSignal,
-    shellLogoutWaitMs: seconds('shellLogoutWait', options.shellLogoutWait, 1),
-    shellTerminateWaitMs: seconds('shellTerminateWait', options.shellTerminateWait, 3),
-    authTimeoutMs: seconds('authTimeout', options.authTimeout, 5),
+    shellLogoutWaitMs,
+    shellTerminateWaitMs,
+    authTimeoutMs,
     pingIntervalMs: seconds('pingInterval', options.pingInterval, 30),
     env: options.env ?? {},
     cwd: options.cwd,
     request: options.request,
+    sessionStore: checkStore(options.sessionStore),
+    recordDir: options.recordDir,
+    recordInput: options.recordInput ?? false,
+    metrics: options.metrics,
     highWaterBytes,
     lowWaterBytes,
     ackBytes,

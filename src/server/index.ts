@@ -10,8 +10,22 @@ export {
   type ShellServer,
   type ShellServerOptions,
 } from './http/shell-server.js';
+export {
+  socketActivationTargets,
+  formatListenAddress,
+  DEFAULT_SOCKET_MODE,
+  type ListenTarget,
+  type ListenAddress,
+  type TcpTarget,
+  type UnixSocketTarget,
+  type FdTarget,
+  type SocketActivationEnv,
+} from './listen.js';
+export { MAX_IDLE_SECONDS } from './idle-timer.js';
 export type { AuthCallback, AuthResult, AuthIdentity } from './auth/types.js';
 export { createTokenAuth, generateToken } from './auth/token.js';
+export { createJwtAuth, type JwtAuthOptions } from './auth/jwt.js';
+export type { AuthThrottleOptions } from './auth/throttle.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
 export { ERRORS, type ErrorCode, type ErrorInfo } from '../protocol/errors.js';
 export { SUBPROTOCOL_V1, type ExitStatus } from '../protocol/v1.js';

@@ -3,7 +3,7 @@
  * signal, including background jobs the shell no longer tracks.
  * @module
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 
 export interface ProcessEntry {
   readonly pid: number;
@@ -12,10 +12,39 @@ export interface ProcessEntry {
   readonly zombie: boolean;
 }
 
-/** A scan of all of /proc is shared by every terminating session for this long. */
+/**
+ * A scan of all of /proc is shared by every terminating session for this long after it
+ * finished; below termination's 50 ms poll, so each poll after a signal reads /proc again.
+ */
 const SNAPSHOT_TTL_MS = 20;
 
 let snapshot: { at: number; bySession: Map<number, ProcessEntry[]> } | undefined;
+
+/**
+ * One buffer for every stat line. readFileSync sees size 0 for /proc files and allocates 64 KiB
+ * per read: a scan of a few hundred processes cost more in allocation than in reading, and
+ * termination under load scans often. A stat line is well under 1 KiB (the command name is at
+ * most 15 bytes); procfs hands it out whole in one read.
+ */
+const statBuffer = Buffer.allocUnsafe(4096);
+
+/** The stat line of process `name`, or undefined when it exited while we looked. */
+function readStatLine(name: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${name}/stat`, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const length = readSync(fd, statBuffer, 0, statBuffer.length, 0);
+    return statBuffer.toString('latin1', 0, length);
+  } catch {
+    return undefined; // ESRCH: it exited between open and read
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Parses one /proc/PID/stat line; the command name may hold spaces and parentheses. */
 export function parseStat(
@@ -50,10 +79,8 @@ function scan(): Map<number, ProcessEntry[]> {
     if (first < 48 || first > 57) {
       continue;
     }
-    let line: string;
-    try {
-      line = readFileSync(`/proc/${name}/stat`, 'latin1');
-    } catch {
+    const line = readStatLine(name);
+    if (line === undefined) {
       continue; // exited while we looked
     }
     const stat = parseStat(line);
@@ -77,9 +104,12 @@ function scan(): Map<number, ProcessEntry[]> {
  * a pid allocated while it names a session or process group.
  */
 export function sessionMembers(sid: number): readonly ProcessEntry[] {
-  const now = Date.now();
-  if (snapshot === undefined || now - snapshot.at > SNAPSHOT_TTL_MS) {
-    snapshot = { at: now, bySession: scan() };
+  if (snapshot === undefined || Date.now() - snapshot.at > SNAPSHOT_TTL_MS) {
+    const bySession = scan();
+    // Stamped when the scan ends: a scan that takes longer than the TTL (hundreds of processes
+    // on a loaded machine) was otherwise stale at birth, and each of N terminating sessions
+    // scanned again in turn, blocking the event loop for N scans (seconds at shutdown).
+    snapshot = { at: Date.now(), bySession };
   }
   return snapshot.bySession.get(sid) ?? [];
 }

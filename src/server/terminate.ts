@@ -80,7 +80,10 @@ export async function terminateSession(
       return killed ? 'killed' : 'exited';
     }
     const elapsed = Date.now() - start;
-    if (elapsed >= options.terminateWaitMs) {
+    // Give up only once SIGKILL was sent and had a round to act: when the event loop runs late
+    // (a loaded server, a shutdown of many shells) the first poll after the logout wait may
+    // already be past the terminate wait, and the SIGKILL stage must not be skipped.
+    if (killed && elapsed >= options.terminateWaitMs) {
       log.error(
         { shellPid, processes: members.map((entry) => entry.pid) },
         'shell did not terminate; leaving it alive',

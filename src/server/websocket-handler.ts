@@ -25,9 +25,11 @@ import {
 } from './handler-options.js';
 import { createLogger, logDebugMin, type Logger, type LogLevel } from './logger.js';
 import { spawnShell } from './pty-process.js';
+import { AsciicastRecorder } from './recorder.js';
 import { ShellSession, type SessionSink } from './session.js';
+import { ownerKey, type SessionHolder } from './session-store.js';
 import { shellEnvironment } from './shell-env.js';
-import type { TerminateOutcome } from './terminate.js';
+import type { TerminateOptions, TerminateOutcome } from './terminate.js';
 import { LegacyWire } from './wire-legacy.js';
 import { V1Wire } from './wire-v1.js';
 import type { Opening, OutgoingFrame, Wire } from './wire.js';
@@ -44,8 +46,15 @@ export interface HandlerResult {
   readonly sessionId: string | undefined;
   readonly shellPid: number | undefined;
   readonly exitStatus: ExitStatus | undefined;
-  /** How the shell's session ended, when a shell was started. */
+  /** How the shell's session ended, when this connection ended it. */
   readonly termination: TerminateOutcome | undefined;
+  /**
+   * `terminated`: this connection ended its shell; `detached`: the shell waits for a resume;
+   * `taken-over`: another connection resumed it; `none`: no shell was started.
+   */
+  readonly sessionFate: 'terminated' | 'detached' | 'taken-over' | 'none';
+  /** True when this connection continued an existing session. */
+  readonly resumed: boolean;
   /** The close code the socket ended with (1006 when it ended without a close frame). */
   readonly closeCode: number | undefined;
   /** Bytes typed into the shell and bytes of shell output sent. */
@@ -54,6 +63,10 @@ export interface HandlerResult {
 }
 
 type Phase = 'opening' | 'authenticating' | 'running' | 'closing';
+
+/** What ended the connection; decides whether the shell may wait for a resume. */
+type Ending =
+  'client' | 'client-done' | 'heartbeat' | 'shell-exit' | 'shutdown' | 'error' | 'taken-over';
 
 /** The peer has this long to answer our close frame before the socket is cut. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
@@ -71,13 +84,26 @@ function defaultLogger(level: LogLevel): Logger {
   return logger;
 }
 
-/** Close reasons are limited to 123 bytes of UTF-8 by RFC 6455. */
-function closeReason(text: string): string {
-  let reason = text;
-  while (Buffer.byteLength(reason) > 123) {
-    reason = reason.slice(0, -1);
+/**
+ * Close reasons are limited to 123 bytes of UTF-8 by RFC 6455; cut whole characters only (a
+ * surrogate pair cut in half would not be valid UTF-8).
+ */
+export function closeReason(text: string): string {
+  if (Buffer.byteLength(text) <= 123) {
+    return text;
   }
-  return reason;
+  const characters = Array.from(text);
+  let bytes = Buffer.byteLength(text);
+  while (bytes > 123) {
+    bytes -= Buffer.byteLength(characters.pop() as string);
+  }
+  return characters.join('');
+}
+
+/** The peer for logs: an IP address, or the UNIX socket a local proxy connected through. */
+export function peerAddress(socket: { remoteAddress?: string | undefined } | undefined): string {
+  if (socket === undefined) return 'unknown';
+  return socket.remoteAddress ?? 'unix socket';
 }
 
 function describeExit(status: ExitStatus): string {
@@ -105,7 +131,10 @@ export class WebSocketHandler {
   private readonly _reasons: string[] = [];
   private _authenticated = false;
   private _identity: string | undefined;
+  private _owner = 'anyone';
   private _session: ShellSession | undefined;
+  private _resumed = false;
+  private _ending: Ending | undefined;
   private _flow: FlowControl | undefined;
   private _exitStatus: ExitStatus | undefined;
   private _closeCode: number | undefined;
@@ -115,6 +144,7 @@ export class WebSocketHandler {
   private _authTimer: NodeJS.Timeout | undefined;
   private _heartbeat: Heartbeat | undefined;
   private readonly _inputGate: InputGate;
+  private _shellEnvCache: Record<string, string> | undefined;
   private _closeTimer: NodeJS.Timeout | undefined;
   private _resolveStopped!: () => void;
   private readonly _stopped = new Promise<void>((resolve) => (this._resolveStopped = resolve));
@@ -125,6 +155,9 @@ export class WebSocketHandler {
   private readonly _sink: SessionSink = {
     output: (chunk) => this._sessionOnOutput(chunk),
     exited: (status) => this._sessionOnExit(status),
+  };
+  private readonly _holder: SessionHolder = {
+    takenOver: () => this._sessionOnTakeover(),
   };
 
   /**
@@ -168,19 +201,11 @@ export class WebSocketHandler {
       }
     }
     await this._stopped;
-    let termination: TerminateOutcome | undefined;
-    if (this._session !== undefined) {
-      this._session.detach(this._sink);
-      termination = await this._session.terminate({
-        logoutWaitMs: this._options.shellLogoutWaitMs,
-        terminateWaitMs: this._options.shellTerminateWaitMs,
-        log: this._log,
-      });
-    }
+    const { fate, termination } = await this._settleSession();
     await this._socketClosed;
     this._dispose();
     this._log.info(
-      { reasons: this._reasons, closeCode: this._closeCode, termination },
+      { reasons: this._reasons, closeCode: this._closeCode, termination, sessionFate: fate },
       `closing the WebSocket connection: ${this._reasons.join('; ')}`,
     );
     return {
@@ -192,10 +217,56 @@ export class WebSocketHandler {
       shellPid: this._session?.shell.pid,
       exitStatus: this._exitStatus,
       termination,
+      sessionFate: fate,
+      resumed: this._resumed,
       closeCode: this._closeCode,
       bytesIn: this._bytesIn,
       bytesOut: this._bytesOut,
     };
+  }
+
+  private get _shellEnv(): Record<string, string> {
+    this._shellEnvCache ??= shellEnvironment(process.env, this._options.env);
+    return this._shellEnvCache;
+  }
+
+  private _terminateOptions(): TerminateOptions {
+    return {
+      logoutWaitMs: this._options.shellLogoutWaitMs,
+      terminateWaitMs: this._options.shellTerminateWaitMs,
+      log: this._log,
+    };
+  }
+
+  /**
+   * After the connection stopped: a v1 session whose client vanished waits for a resume (when
+   * a store keeps sessions); otherwise the shell's whole session is terminated.
+   */
+  private async _settleSession(): Promise<{
+    fate: HandlerResult['sessionFate'];
+    termination: TerminateOutcome | undefined;
+  }> {
+    const session = this._session;
+    if (session === undefined) {
+      return { fate: 'none', termination: undefined };
+    }
+    if (this._ending === 'taken-over') {
+      return { fate: 'taken-over', termination: undefined };
+    }
+    session.detach(this._sink);
+    const store = this._options.sessionStore;
+    const clientVanished = this._ending === 'client' || this._ending === 'heartbeat';
+    if (store !== undefined && clientVanished && session.exitStatus === undefined) {
+      if (store.detach(session, this._holder, this._terminateOptions())) {
+        this._log.info(
+          { sessionId: session.id, resumeWindowSeconds: store.resumeWindowMs / 1000 },
+          'shell detached; waiting for the client to resume',
+        );
+        return { fate: 'detached', termination: undefined };
+      }
+    }
+    store?.remove(session);
+    return { fate: 'terminated', termination: await session.terminate(this._terminateOptions()) };
   }
 
   private _logOpen(): void {
@@ -205,7 +276,7 @@ export class WebSocketHandler {
     const forwardedFor = request?.headers['x-forwarded-for'];
     this._log.info(
       {
-        peer: socket?.remoteAddress ?? 'unknown',
+        peer: peerAddress(socket),
         ...(forwardedFor !== undefined ? { forwardedFor } : {}),
         protocol: this._wire.name,
       },
@@ -245,18 +316,21 @@ export class WebSocketHandler {
 
   private readonly _authTimerOnExpire = (): void => {
     if (this._phase === 'opening' || this._phase === 'authenticating') {
+      this._options.metrics?.authFailed('timeout');
       this._stop('authentication timed out', 'XJS_ERR_AUTH_TIMEOUT');
     }
   };
 
   private readonly _heartbeatOnTimeout = (): void => {
     this._log.warn('peer stopped answering pings; cutting the connection');
+    this._ending ??= 'heartbeat';
     this._stop('heartbeat timeout: peer stopped answering pings', 'XJS_ERR_HEARTBEAT_TIMEOUT');
     // A peer that does not answer pings will not answer a close frame either.
     this._ws.terminate();
   };
 
   private readonly _shutdownOnAbort = (): void => {
+    this._ending ??= 'shutdown';
     this._stop('server shutdown', 'XJS_ERR_SHUTDOWN');
   };
 
@@ -268,6 +342,8 @@ export class WebSocketHandler {
   private readonly _socketOnClose = (code: number): void => {
     this._closeCode = code;
     clearTimeout(this._closeTimer);
+    // 1000 is a client that is done; anything else (1001 reload, 1006 lost) may come back.
+    this._ending ??= code === 1000 ? 'client-done' : 'client';
     this._stop('WebSocket client disconnected');
     this._resolveSocketClosed();
   };
@@ -313,13 +389,15 @@ export class WebSocketHandler {
       if (this._isClosing()) {
         return; // timed out, disconnected or shut down while the callback ran
       }
-      if (result === false) {
+      if (result === false || result === 'error') {
         this._log.info('authentication failed');
+        this._options.metrics?.authFailed(result === 'error' ? 'error' : 'refused');
         this._stop('authentication failed', 'XJS_ERR_AUTH_FAILED');
         return;
       }
       this._authenticated = true;
       this._identity = result === true ? undefined : result.identity;
+      this._owner = ownerKey(this._identity, opening.credential ?? '');
       this._log.info(
         this._identity === undefined ? {} : { identity: this._identity },
         'authentication succeeded',
@@ -329,7 +407,8 @@ export class WebSocketHandler {
     this._startShell(opening);
   }
 
-  private async _authenticate(credential: string): Promise<AuthResult> {
+  /** The callback's verdict; a throw is a refusal too, counted apart as an error. */
+  private async _authenticate(credential: string): Promise<AuthResult | 'error'> {
     const callback = this._options.authCallback;
     try {
       const result = await callback?.(credential, this._ws, this._log);
@@ -345,12 +424,17 @@ export class WebSocketHandler {
         { err: error instanceof Error ? error.message : String(error) },
         'auth callback threw; refusing',
       );
-      return false;
+      return 'error';
     }
   }
 
   private _startShell(opening: Opening): void {
+    if (opening.resume !== undefined) {
+      this._resumeSession(opening);
+      return;
+    }
     const options = this._options;
+    const store = this._wire.name === 'v1' ? options.sessionStore : undefined;
     const cols = clamp(opening.cols ?? 80, MAX_COLS);
     const rows = clamp(opening.rows ?? 24, MAX_ROWS);
     let session: ShellSession;
@@ -358,48 +442,148 @@ export class WebSocketHandler {
       const shell = spawnShell(options.userShellCommand, {
         cols,
         rows,
-        env: shellEnvironment(process.env, options.env),
+        env: this._shellEnv,
         ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       });
-      session = new ShellSession(shell);
+      session = new ShellSession(shell, store?.replayBufferBytes ?? 0);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this._log.error({ err: message, command: options.userShellCommand }, 'unable to start shell');
+      options.metrics?.spawnFailed();
       this._stop(`unable to start shell: ${message}`, 'XJS_ERR_SPAWN_FAILED');
       return;
     }
     this._session = session;
-    this._flow = new FlowControl({
-      highWaterBytes: options.highWaterBytes,
-      lowWaterBytes: options.lowWaterBytes,
-      acknowledged: this._wire.name === 'v1',
-      startOffset: session.offset,
-    });
+    store?.add(session, this._owner, this._holder);
+    options.metrics?.sessionStarted(session);
+    if (options.recordDir !== undefined) {
+      this._record(session, cols, rows);
+    }
     this._log.info(
       { shellPid: session.shell.pid, command: options.userShellCommand, sessionId: session.id },
       'shell started',
     );
+    this._run(session, session.offset, 0, []);
+  }
+
+  private _record(session: ShellSession, cols: number, rows: number): void {
+    try {
+      const recorder = new AsciicastRecorder({
+        dir: this._options.recordDir as string,
+        sessionId: session.id,
+        cols,
+        rows,
+        input: this._options.recordInput,
+        env: { TERM: this._shellEnv.TERM ?? '', SHELL: this._options.userShellCommand[0] ?? '' },
+        log: this._log,
+      });
+      session.addObserver(recorder);
+      logDebugMin(this._log, { path: recorder.path }, 'recording the session');
+    } catch (error) {
+      this._log.error({ err: (error as Error).message }, 'cannot record the session');
+    }
+  }
+
+  /** Continues a detached (or another connection's) session from the client's offset. */
+  private _resumeSession(opening: Opening): void {
+    const resume = opening.resume as NonNullable<Opening['resume']>;
+    const store = this._wire.name === 'v1' ? this._options.sessionStore : undefined;
+    const found = store?.find(resume.sessionId, this._owner);
+    if (store === undefined || found === undefined || !found.found) {
+      const forbidden = found !== undefined && !found.found && found.reason === 'forbidden';
+      this._log.info(
+        { sessionId: resume.sessionId, forbidden },
+        'resume refused: no such session for this credential',
+      );
+      this._ending = 'error';
+      this._stop(
+        forbidden ? "resume of another credential's session" : 'resume of an unknown session',
+        forbidden ? 'XJS_ERR_SESSION_FORBIDDEN' : 'XJS_ERR_SESSION_NOT_FOUND',
+      );
+      return;
+    }
+    const session = found.session;
+    let replay;
+    try {
+      replay = session.replayFrom(resume.offset);
+    } catch (error) {
+      this._protocolError(new ProtocolError(`resume: ${(error as Error).message}`));
+      return;
+    }
+    store.claim(session, this._holder);
+    this._session = session;
+    this._resumed = true;
+    this._log.info(
+      {
+        sessionId: session.id,
+        shellPid: session.shell.pid,
+        offset: replay.offset,
+        lostBytes: replay.lostBytes,
+        replayBytes: session.offset - replay.offset,
+      },
+      'session resumed',
+    );
+    if (opening.cols !== undefined && opening.rows !== undefined) {
+      session.resize(clamp(opening.cols, MAX_COLS), clamp(opening.rows, MAX_ROWS));
+    }
+    this._run(session, replay.offset, replay.lostBytes, replay.chunks);
+  }
+
+  /** Says hello, sends what the client missed, and connects the session's live output. */
+  private _run(
+    session: ShellSession,
+    offset: number,
+    lostBytes: number,
+    replay: readonly Buffer[],
+  ): void {
+    const options = this._options;
+    const store = this._wire.name === 'v1' ? options.sessionStore : undefined;
+    this._flow = new FlowControl({
+      highWaterBytes: options.highWaterBytes,
+      lowWaterBytes: options.lowWaterBytes,
+      acknowledged: this._wire.name === 'v1',
+      startOffset: offset,
+    });
     this._send(
       this._wire.hello({
         sessionId: session.id,
         serverVersion: VERSION,
-        offset: session.offset,
-        resumed: false,
-        lostBytes: 0,
+        offset,
+        resumed: this._resumed,
+        lostBytes,
         limits: {
           maxMessageBytes: options.maxMessageBytes,
           ackBytes: options.ackBytes,
           highWaterBytes: options.highWaterBytes,
-          replayBufferBytes: 0,
-          resumeWindowSeconds: 0,
+          replayBufferBytes: store?.replayBufferBytes ?? 0,
+          resumeWindowSeconds: (store?.resumeWindowMs ?? 0) / 1000,
         },
       }),
     );
     this._phase = 'running';
+    for (const chunk of replay) {
+      this._sessionOnOutput(chunk);
+    }
+    if (session.exitStatus !== undefined) {
+      this._sessionOnExit(session.exitStatus); // it exited while detached
+      return;
+    }
     session.attach(this._sink);
+    if (this._flow.paused) {
+      session.pause();
+    } else {
+      session.resume(); // a detached session was paused
+    }
     for (const { data, isBinary } of this._pending.splice(0)) {
       this._handleMessage(data, isBinary);
     }
+  }
+
+  private _sessionOnTakeover(): void {
+    this._log.info({ sessionId: this._session?.id }, 'session taken over by another connection');
+    this._session?.detach(this._sink);
+    this._ending = 'taken-over';
+    this._stop('session taken over by another connection', 'XJS_ERR_SESSION_TAKEN_OVER');
   }
 
   private _handleMessage(data: Buffer, isBinary: boolean): void {
@@ -414,14 +598,14 @@ export class WebSocketHandler {
     switch (message.type) {
       case 'input':
         this._bytesIn += message.data.length;
-        session.shell.write(message.data as Buffer);
+        session.write(message.data as Buffer);
         this._inputGate.written();
         return;
       case 'resize': {
         const cols = clamp(message.cols, MAX_COLS);
         const rows = clamp(message.rows, MAX_ROWS);
         logDebugMin(this._log, { cols, rows }, 'terminal resized');
-        session.shell.resize(cols, rows);
+        session.resize(cols, rows);
         return;
       }
       case 'ack': {
@@ -451,6 +635,7 @@ export class WebSocketHandler {
 
   private _sessionOnExit(status: ExitStatus): void {
     this._exitStatus = status;
+    this._ending ??= 'shell-exit';
     const reason = describeExit(status);
     this._send(this._wire.flushOutput());
     this._send(this._wire.exit(status));
@@ -471,6 +656,7 @@ export class WebSocketHandler {
         'output paused',
       );
       this._session?.pause();
+      this._options.metrics?.flowPaused();
     } else if (transition === 'resume') {
       logDebugMin(this._log, {}, 'output resumed');
       this._session?.resume();

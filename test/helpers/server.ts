@@ -50,6 +50,8 @@ export async function startServer(options: ShellServerOptions = {}): Promise<Tes
     logger: createLogger({ level: 'debug', destination: sink }),
     shellLogoutWait: 0.5,
     shellTerminateWait: 2,
+    // Shells end with their connection unless a test asks for resume (test/session/).
+    resumeWindow: 0,
     ...options,
   });
   const address = await server.listen(0, '127.0.0.1');

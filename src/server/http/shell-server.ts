@@ -5,21 +5,35 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SUBPROTOCOL_V1 } from '../../protocol/v1.js';
+import { AuthThrottle, throttleKey, type AuthThrottleOptions } from '../auth/throttle.js';
 import { createTokenAuth, generateToken } from '../auth/token.js';
 import type { AuthCallback } from '../auth/types.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, type WebSocketHandlerOptions } from '../handler-options.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  resolveHandlerOptions,
+  type WebSocketHandlerOptions,
+} from '../handler-options.js';
+import { IdleTimer } from '../idle-timer.js';
+import { listenOn, type ListenAddress, type ListenTarget, type Listener } from '../listen.js';
 import { createLogger, type Logger } from '../logger.js';
-import { WebSocketHandler, refuseConnection, type HandlerResult } from '../websocket-handler.js';
+import { SessionStore } from '../session-store.js';
+import {
+  WebSocketHandler,
+  peerAddress,
+  refuseConnection,
+  type HandlerResult,
+} from '../websocket-handler.js';
+import { ServerMetrics } from './metrics.js';
 import { checkOrigin, normaliseOrigin } from './origin-check.js';
 import { StaticAssets } from './static-assets.js';
 
 export interface ShellServerOptions extends Omit<
   WebSocketHandlerOptions,
-  'authCallback' | 'logId' | 'shutdownSignal' | 'request'
+  'authCallback' | 'logId' | 'shutdownSignal' | 'request' | 'sessionStore' | 'metrics'
 > {
   /**
    * `'token'`: a static token (`token`, else a random one, see `ShellServer.token`);
@@ -34,6 +48,36 @@ export interface ShellServerOptions extends Omit<
   readonly maxConnections?: number;
   /** The directory of the built page. @default the page bundled with this package */
   readonly clientDir?: string;
+  /**
+   * Slows down guessing: after a few failed attempts from one peer (X-Forwarded-For when the
+   * connection comes from loopback or a UNIX socket, i.e. a local proxy), each further attempt
+   * waits a doubling delay before it is checked; `false` turns it off. Applies to every auth
+   * mode but `'none'`. @default { freeAttempts: 3, baseDelay: 0.5, maxDelay: 4, maxPeers: 10000 }
+   */
+  readonly authThrottle?: AuthThrottleOptions | false;
+  /**
+   * Seconds a client has to send a request's headers (slow-handshake defence); at most 30, the
+   * time allowed for a whole request. @default 10
+   */
+  readonly headersTimeout?: number;
+  /**
+   * Seconds a v1 shell whose connection dropped waits for its page to resume it; 0 ends shells
+   * with their connection, as the original did. @default 60
+   */
+  readonly resumeWindow?: number;
+  /** Bytes of recent output each session keeps for a resuming page. @default 1048576 */
+  readonly replayBufferBytes?: number;
+  /**
+   * Serve Prometheus metrics at `/metrics` (no authentication: restrict it at the proxy, or
+   * keep the server on loopback or a UNIX socket). @default false
+   */
+  readonly metrics?: boolean;
+  /**
+   * Seconds the server may stay idle (no connection, no shell kept for resume) before it emits
+   * `idle-timeout`; the countdown starts when it begins listening. The CLI's `--exit-when-idle`
+   * then closes it. Page loads and /healthz do not count as activity. @default undefined (never)
+   */
+  readonly idleTimeout?: number;
 }
 
 export interface ShellServer extends EventEmitter {
@@ -42,8 +86,18 @@ export interface ShellServer extends EventEmitter {
   readonly token: string | undefined;
   /** Connections being served now. */
   readonly connections: number;
+  /** Shells kept for a resume while no connection holds them. */
+  readonly detachedSessions: number;
+  /** Where the server listens, in the order of the targets given to `listen` (empty before). */
+  readonly addresses: readonly ListenAddress[];
   /** Listens on TCP; resolves with the bound address. */
   listen(port: number, host?: string): Promise<AddressInfo>;
+  /**
+   * Listens on each target: a TCP host and port, a UNIX socket file (with its mode; a stale file
+   * is replaced, a live one refused) or inherited descriptors (systemd); resolves with where, in
+   * order. A failure closes what was opened. Call once.
+   */
+  listen(targets: ListenTarget | readonly ListenTarget[]): Promise<ListenAddress[]>;
   /**
    * Stops listening, ends every connection with 1001 (terminating each shell gracefully) and
    * resolves when all are gone.
@@ -51,8 +105,11 @@ export interface ShellServer extends EventEmitter {
   close(): Promise<void>;
 }
 
-/** Events: `connection-end` (HandlerResult) after each connection; `idle` when none are left. */
-export type ShellServerEvents = 'connection-end' | 'idle';
+/**
+ * Events: `connection-end` (HandlerResult) after each connection; `idle` when none are left;
+ * `idle-timeout` when it stayed idle for `idleTimeout` seconds.
+ */
+export type ShellServerEvents = 'connection-end' | 'idle' | 'idle-timeout';
 
 const DEFAULT_MAX_CONNECTIONS = 1024;
 
@@ -89,6 +146,18 @@ function resolveAuth(options: ShellServerOptions): {
   return { callback: createTokenAuth(token), token };
 }
 
+/**
+ * The path of a request target; undefined for one that is no URL at all (`//[`, `//%zz`),
+ * which `new URL` would throw on and, thrown from a request handler, end the process.
+ */
+function requestPath(url: string | undefined): string | undefined {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
 function writeRawResponse(socket: Socket, status: number, text: string): void {
   if (socket.writable) {
     socket.end(
@@ -102,6 +171,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
   readonly httpServer: Server;
   readonly token: string | undefined;
   private readonly _authCallback: AuthCallback | undefined;
+  private readonly _throttle: AuthThrottle | undefined;
   private readonly _log: Logger;
   private readonly _assets: StaticAssets;
   private readonly _wss: WebSocketServer;
@@ -109,10 +179,16 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
   private readonly _maxConnections: number;
   private readonly _shutdown = new AbortController();
   private readonly _running = new Set<Promise<HandlerResult>>();
+  private readonly _sessions: SessionStore | undefined;
+  private readonly _metrics: ServerMetrics | undefined;
+  private readonly _idleTimer: IdleTimer | undefined;
+  private _listeners: Listener[] = [];
   private _connectionSeq = 0;
 
   constructor(private readonly _options: ShellServerOptions) {
     super();
+    // A bad handler option must fail here, not at the first connection.
+    resolveHandlerOptions(this._handlerOptions());
     const auth = resolveAuth(_options);
     this._authCallback = auth.callback;
     this.token = auth.token;
@@ -132,6 +208,27 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       throw new RangeError('options.maxConnections must be a positive whole number');
     }
     this._maxConnections = max;
+    if (_options.idleTimeout !== undefined) {
+      try {
+        this._idleTimer = new IdleTimer(_options.idleTimeout, () => this.emit('idle-timeout'));
+      } catch (error) {
+        throw new RangeError(`options.idleTimeout: ${(error as Error).message}`);
+      }
+    }
+    const store = new SessionStore({
+      ...(_options.resumeWindow !== undefined ? { resumeWindow: _options.resumeWindow } : {}),
+      ...(_options.replayBufferBytes !== undefined
+        ? { replayBufferBytes: _options.replayBufferBytes }
+        : {}),
+    });
+    this._sessions = store.resumeWindowMs > 0 ? store : undefined;
+    this._sessions?.on('change', () => this._emitIfIdle());
+    if (_options.metrics === true) {
+      this._metrics = new ServerMetrics({
+        connections: () => this.connections,
+        detachedSessions: () => this.detachedSessions,
+      });
+    }
     this._wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -139,16 +236,40 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       maxPayload: _options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL_V1) ? SUBPROTOCOL_V1 : false),
     });
+    this._throttle =
+      _options.authThrottle === false ? undefined : new AuthThrottle(_options.authThrottle);
+    const headersTimeout = _options.headersTimeout ?? 10;
+    if (!(typeof headersTimeout === 'number' && headersTimeout > 0 && headersTimeout <= 30)) {
+      throw new RangeError('options.headersTimeout must be a number of seconds from 0 to 30');
+    }
     this.httpServer = createServer(
-      { headersTimeout: 10_000, requestTimeout: 30_000 },
+      {
+        headersTimeout: headersTimeout * 1000,
+        requestTimeout: 30_000,
+        // Node checks those timeouts only this often (30 s by default), which would let a slow
+        // handshake hold its socket for up to 40 s.
+        connectionsCheckingInterval: Math.min(1000, headersTimeout * 500),
+      },
       (request, response) => this._httpOnRequest(request, response),
     );
     this.httpServer.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) =>
       this._httpOnUpgrade(request, socket, head),
     );
+    // Without a listener node drops CONNECT requests without a word; say why instead.
+    this.httpServer.on('connect', (_request: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => socket.destroy());
+      writeRawResponse(socket, 405, 'Method Not Allowed');
+    });
     this.httpServer.on('clientError', (error: Error, socket: Socket) => {
       logDebug(this._log, 'bad HTTP request', error);
-      writeRawResponse(socket, 400, 'Bad Request');
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        writeRawResponse(socket, 408, 'Request Timeout');
+      } else if (code === 'HPE_HEADER_OVERFLOW') {
+        writeRawResponse(socket, 431, 'Request Header Fields Too Large');
+      } else {
+        writeRawResponse(socket, 400, 'Bad Request');
+      }
     });
   }
 
@@ -156,21 +277,70 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     return this._running.size;
   }
 
-  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
-      this.httpServer.once('error', onError);
-      this.httpServer.listen(port, host, () => {
-        this.httpServer.off('error', onError);
-        resolve(this.httpServer.address() as AddressInfo);
-      });
-    });
+  get detachedSessions(): number {
+    return this._sessions?.detached ?? 0;
+  }
+
+  get addresses(): readonly ListenAddress[] {
+    return this._listeners.map((listener) => listener.address);
+  }
+
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  listen(targets: ListenTarget | readonly ListenTarget[]): Promise<ListenAddress[]>;
+  async listen(
+    portOrTargets: number | ListenTarget | readonly ListenTarget[],
+    host = '127.0.0.1',
+  ): Promise<AddressInfo | ListenAddress[]> {
+    if (typeof portOrTargets === 'number') {
+      await this._listenOnAll([{ kind: 'tcp', host, port: portOrTargets }]);
+      return this.httpServer.address() as AddressInfo;
+    }
+    return this._listenOnAll('kind' in portOrTargets ? [portOrTargets] : portOrTargets);
+  }
+
+  private async _listenOnAll(targets: readonly ListenTarget[]): Promise<ListenAddress[]> {
+    if (this._listeners.length > 0 || this.httpServer.listening) {
+      throw new Error('the server is already listening; listen() takes all its targets at once');
+    }
+    if (targets.length === 0) {
+      throw new TypeError('listen() needs at least one target');
+    }
+    try {
+      for (const target of targets) {
+        // The first target is the HTTP server's own; the others hand it their connections.
+        const server =
+          this._listeners.length === 0
+            ? this.httpServer
+            : createNetServer((socket) => this.httpServer.emit('connection', socket));
+        this._listeners.push(await listenOn(server, target));
+      }
+    } catch (error) {
+      this._stopListening();
+      throw error;
+    }
+    // The countdown starts now: an activated server whose client never comes ends too.
+    this._idleTimer?.update(this._isIdle());
+    return this._listeners.map((listener) => listener.address);
+  }
+
+  /** Stops accepting on every listener and removes the socket files we created. */
+  private _stopListening(): void {
+    const listeners = this._listeners;
+    this._listeners = [];
+    if (listeners.length === 0) {
+      this.httpServer.close();
+    }
+    for (const listener of listeners) {
+      listener.close();
+    }
   }
 
   async close(): Promise<void> {
-    this.httpServer.close();
+    this._idleTimer?.dispose();
+    this._stopListening();
     this._shutdown.abort();
     await Promise.allSettled([...this._running]);
+    await this._sessions?.close();
     this.httpServer.closeAllConnections();
     this._wss.close();
   }
@@ -179,7 +349,12 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
       response.setHeader(name, value);
     }
-    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const pathname = requestPath(request.url);
+    if (pathname === undefined) {
+      response.writeHead(400, { 'Content-Type': 'text/plain' });
+      response.end('Bad Request');
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
       response.end('Method Not Allowed');
@@ -190,15 +365,39 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       response.end(JSON.stringify({ status: 'ok', connections: this.connections }));
       return;
     }
+    if (pathname === '/metrics' && this._metrics !== undefined) {
+      this._serveMetrics(this._metrics, response);
+      return;
+    }
     if (!this._assets.serve(pathname, request, response)) {
       response.writeHead(404, { 'Content-Type': 'text/plain' });
       response.end('Not Found');
     }
   }
 
+  private _serveMetrics(metrics: ServerMetrics, response: ServerResponse): void {
+    metrics.registry.metrics().then(
+      (text) => {
+        response.writeHead(200, {
+          'Content-Type': metrics.registry.contentType,
+          'Cache-Control': 'no-store',
+        });
+        response.end(text);
+      },
+      (error: unknown) => {
+        this._log.error({ err: String(error) }, 'collecting metrics failed');
+        response.writeHead(500, { 'Content-Type': 'text/plain' }).end('Internal Server Error');
+      },
+    );
+  }
+
   private _httpOnUpgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const pathname = requestPath(request.url);
+    if (pathname === undefined) {
+      writeRawResponse(socket, 400, 'Bad Request');
+      return;
+    }
     if (pathname !== '/') {
       writeRawResponse(socket, 404, 'Not Found');
       return;
@@ -206,7 +405,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     const origin = checkOrigin(request, this._allowedOrigins);
     if (!origin.allowed) {
       this._log.warn(
-        { origin: origin.origin, host: request.headers.host, peer: socket.remoteAddress },
+        { origin: origin.origin, host: request.headers.host, peer: peerAddress(socket) },
         'refused a WebSocket upgrade from another origin (see --allowed-origin)',
       );
       writeRawResponse(socket, 403, 'Forbidden');
@@ -219,6 +418,25 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     this._wss.handleUpgrade(request, socket, head, (ws) => this._serve(ws, request));
   }
 
+  /** The handler options among the server's (the rest are the server's own). */
+  private _handlerOptions(): WebSocketHandlerOptions {
+    const {
+      auth: _auth,
+      token: _token,
+      allowedOrigins: _origins,
+      maxConnections: _max,
+      clientDir: _dir,
+      authThrottle: _authThrottle,
+      headersTimeout: _headersTimeout,
+      resumeWindow: _window,
+      replayBufferBytes: _replay,
+      idleTimeout: _idle,
+      metrics: _metricsOn,
+      ...handlerOptions
+    } = this._options;
+    return handlerOptions;
+  }
+
   private _serve(ws: WebSocket, request: IncomingMessage): void {
     const logId = `c${++this._connectionSeq}`;
     if (this._running.size >= this._maxConnections) {
@@ -229,24 +447,33 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       refuseConnection(ws, 'XJS_ERR_SERVER_FULL');
       return;
     }
-    const {
-      auth: _auth,
-      token: _token,
-      allowedOrigins: _origins,
-      maxConnections: _max,
-      clientDir: _dir,
-      ...handlerOptions
-    } = this._options;
-    const handler = new WebSocketHandler(ws, {
-      ...handlerOptions,
-      authCallback: this._authCallback,
-      logger: this._log,
-      logId,
-      shutdownSignal: this._shutdown.signal,
-      request,
-    });
+    let handler: WebSocketHandler;
+    try {
+      handler = new WebSocketHandler(ws, {
+        ...this._handlerOptions(),
+        authCallback:
+          this._authCallback !== undefined && this._throttle !== undefined
+            ? this._throttle.wrap(
+                this._authCallback,
+                throttleKey(request.socket.remoteAddress, request.headers['x-forwarded-for']),
+              )
+            : this._authCallback,
+        logger: this._log,
+        logId,
+        shutdownSignal: this._shutdown.signal,
+        request,
+        ...(this._sessions !== undefined ? { sessionStore: this._sessions } : {}),
+        ...(this._metrics !== undefined ? { metrics: this._metrics } : {}),
+      });
+    } catch (error) {
+      // The options were checked at construction; this is a bug, not a client's fault.
+      this._log.error({ conn: logId, err: String(error) }, 'cannot serve the connection');
+      refuseConnection(ws, 'XJS_ERR_INTERNAL');
+      return;
+    }
     const running = handler.run();
     this._running.add(running);
+    this._emitIfIdle(); // not idle now: cancels the idle countdown
     running
       .then((result) => this.emit('connection-end', result))
       .catch((error: unknown) => {
@@ -254,10 +481,22 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       })
       .finally(() => {
         this._running.delete(running);
-        if (this._running.size === 0) {
-          this.emit('idle');
-        }
+        this._emitIfIdle();
       });
+  }
+
+  /** The one place that decides idleness: no connection and no shell waiting for a resume. */
+  private _isIdle(): boolean {
+    return this._running.size === 0 && this.detachedSessions === 0;
+  }
+
+  /** Re-evaluates idleness after a connection or a detached session came or went. */
+  private _emitIfIdle(): void {
+    const idle = this._isIdle();
+    this._idleTimer?.update(idle);
+    if (idle) {
+      this.emit('idle');
+    }
   }
 }
 

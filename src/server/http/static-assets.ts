@@ -14,7 +14,7 @@ interface Asset {
   readonly gzipped: Buffer | undefined;
   readonly type: string;
   readonly etag: string;
-  /** index.html must be revalidated; hashed-name assets could be cached longer. */
+  /** See cacheControlFor: index.html revalidated, hashed names cached for good. */
   readonly cacheControl: string;
 }
 
@@ -34,6 +34,20 @@ const COMPRESSIBLE = new Set(['.html', '.js', '.css', '.map', '.txt', '.svg']);
 function extension(path: string): string {
   const dot = path.lastIndexOf('.');
   return dot < 0 ? '' : path.slice(dot);
+}
+
+/** esbuild's `[name]-[hash]`: 8 base32 characters before the extension (see build-client.mjs). */
+const HASHED_NAME = /-[A-Z2-7]{8}\.(?:js|css)$/;
+
+/**
+ * index.html is revalidated on every load; the scripts and styles it names carry a content hash,
+ * so a new build has new names and the old ones can be cached for good.
+ */
+function cacheControlFor(urlPath: string): string {
+  if (urlPath.endsWith('.html')) {
+    return 'no-cache';
+  }
+  return HASHED_NAME.test(urlPath) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600';
 }
 
 function walk(dir: string): string[] {
@@ -63,7 +77,7 @@ export class StaticAssets {
         gzipped: COMPRESSIBLE.has(ext) ? gzipSync(body) : undefined,
         type: TYPES[ext] ?? 'application/octet-stream',
         etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
-        cacheControl: ext === '.html' ? 'no-cache' : 'public, max-age=3600',
+        cacheControl: cacheControlFor(urlPath),
       });
     }
     if (!this._assets.has('/index.html')) {

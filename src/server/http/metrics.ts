@@ -1,0 +1,126 @@
+/**
+ * Prometheus metrics (prom-client) for `/metrics`: connections, sessions, detached sessions,
+ * auth failures by reason, bytes in and out, flow-control pauses, session durations, spawn
+ * failures, plus the process's own metrics.
+ * @module
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ExitStatus } from '../../protocol/v1.js';
+import type { AuthFailureReason, HandlerMetrics } from '../handler-metrics.js';
+import type { SessionObserver, ShellSession } from '../session.js';
+
+const PREFIX = 'xterm_js_shell_';
+
+export interface MetricsSources {
+  /** Connections being served now. */
+  connections(): number;
+  /** Shells waiting for a resume. */
+  detachedSessions(): number;
+}
+
+export class ServerMetrics implements HandlerMetrics {
+  readonly registry = new Registry();
+  private readonly _sessions: Gauge;
+  private readonly _authFailures: Counter<'reason'>;
+  private readonly _spawnFailures: Counter;
+  private readonly _bytesIn: Counter;
+  private readonly _bytesOut: Counter;
+  private readonly _flowPauses: Counter;
+  private readonly _sessionDuration: Histogram;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    new Gauge({
+      name: `${PREFIX}connections`,
+      help: 'WebSocket connections being served',
+      registers,
+      collect() {
+        this.set(sources.connections());
+      },
+    });
+    this._sessions = new Gauge({
+      name: `${PREFIX}sessions`,
+      help: 'Shells running, attached or detached',
+      registers,
+    });
+    new Gauge({
+      name: `${PREFIX}sessions_detached`,
+      help: 'Shells whose connection dropped, waiting for a resume',
+      registers,
+      collect() {
+        this.set(sources.detachedSessions());
+      },
+    });
+    this._authFailures = new Counter({
+      name: `${PREFIX}auth_failures_total`,
+      help: 'Failed authentications by reason (refused, timeout, error)',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['refused', 'timeout', 'error']) {
+      this._authFailures.inc({ reason }, 0); // every series exists from the start
+    }
+    this._spawnFailures = new Counter({
+      name: `${PREFIX}shell_spawn_failures_total`,
+      help: 'Shells that could not be started',
+      registers,
+    });
+    this._bytesIn = new Counter({
+      name: `${PREFIX}input_bytes_total`,
+      help: 'Bytes typed or pasted into shells',
+      registers,
+    });
+    this._bytesOut = new Counter({
+      name: `${PREFIX}output_bytes_total`,
+      help: 'Bytes of shell output',
+      registers,
+    });
+    this._flowPauses = new Counter({
+      name: `${PREFIX}flow_control_pauses_total`,
+      help: 'Times a shell was paused because its client fell behind',
+      registers,
+    });
+    this._sessionDuration = new Histogram({
+      name: `${PREFIX}session_duration_seconds`,
+      help: 'How long shells ran, from start to termination',
+      buckets: [1, 10, 60, 300, 1800, 3600, 4 * 3600, 24 * 3600],
+      registers,
+    });
+  }
+
+  sessionStarted(session: ShellSession): void {
+    this._sessions.inc();
+    const bytesIn = this._bytesIn;
+    const bytesOut = this._bytesOut;
+    const sessions = this._sessions;
+    const duration = this._sessionDuration;
+    let closed = false;
+    const observer: SessionObserver = {
+      output: (chunk: Buffer) => bytesOut.inc(chunk.length),
+      input: (data: Buffer) => bytesIn.inc(data.length),
+      resized: () => undefined,
+      exited: (_status: ExitStatus) => undefined,
+      close: () => {
+        if (!closed) {
+          closed = true;
+          sessions.dec();
+          duration.observe((Date.now() - session.startedAt) / 1000);
+        }
+      },
+    };
+    session.addObserver(observer);
+  }
+
+  authFailed(reason: AuthFailureReason): void {
+    this._authFailures.inc({ reason });
+  }
+
+  spawnFailed(): void {
+    this._spawnFailures.inc();
+  }
+
+  flowPaused(): void {
+    this._flowPauses.inc();
+  }
+}
