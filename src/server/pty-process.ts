@@ -3,7 +3,7 @@
  * text in, resize, pause/resume for flow control, and the exit status with the signal's name.
  * @module
  */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readSync, statSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import * as nodePty from 'node-pty';
@@ -36,8 +36,19 @@ export interface ShellProcess {
   resume(): void;
 }
 
-/** How often a paused pty checks whether its shell has died. */
-const PAUSED_EXIT_POLL_MS = 50;
+/** How soon input the kernel refused (EAGAIN: the shell is not reading) is tried again. */
+const WRITE_RETRY_MS = 5;
+
+/** The parts of node-pty's UnixTerminal this module reaches into: its master fd and read socket. */
+interface PtyInternals {
+  readonly _fd?: number;
+  readonly _socket?: {
+    readonly destroyed?: boolean;
+    destroy(error?: Error): unknown;
+    read(): Buffer | null;
+    emit(event: 'data', chunk: Buffer): boolean;
+  };
+}
 
 const SIGNAL_NAMES = new Map<number, string>(
   Object.entries(osConstants.signals).map(([name, number]) => [number, name]),
@@ -50,20 +61,14 @@ function toExitStatus(exitCode: number, signal: number | undefined): ExitStatus 
   return { code: exitCode, signal: null };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 class PtyShellProcess implements ShellProcess {
   readonly pid: number;
   private _exitStatus: ExitStatus | undefined;
   private _paused = false;
-  private _exitPoll: NodeJS.Timeout | undefined;
+  /** Input not yet taken by the pty, oldest first; the first may be partly written. */
+  private readonly _input: Buffer[] = [];
+  private _inputOffset = 0;
+  private _retry: NodeJS.Timeout | undefined;
 
   constructor(
     readonly command: readonly string[],
@@ -72,8 +77,48 @@ class PtyShellProcess implements ShellProcess {
     this.pid = _pty.pid;
     _pty.onExit(({ exitCode, signal }) => {
       this._exitStatus = toExitStatus(exitCode, signal);
-      this._stopExitPoll();
     });
+    this._drainOnExit();
+  }
+
+  /**
+   * HACK: node-pty gives up on the pty's output after the shell exits: 200 ms after the exit it
+   * destroys its read stream unless the pty reported EIO first, and a read error (the EIO that
+   * can come while the kernel still holds output) destroys it too. Either way the shell's last
+   * output was dropped whenever our loop was slow or flow control had paused the stream. So the
+   * destroy first hands on what the stream buffered and then reads what the kernel still holds,
+   * synchronously (the master is non-blocking: it stops at EAGAIN or EIO, bounded by the pty
+   * buffer). See test/reliability/shell-faults.test.ts and docs/flow-control.md.
+   */
+  private _drainOnExit(): void {
+    const internals = this._pty as unknown as PtyInternals;
+    const socket = internals._socket;
+    const fd = internals._fd;
+    if (socket === undefined || typeof socket.destroy !== 'function' || fd === undefined) {
+      return; // not the node-pty we know: keep its behaviour
+    }
+    const destroy = socket.destroy.bind(socket);
+    socket.destroy = (error?: Error): unknown => {
+      if (socket.destroyed !== true) {
+        while (socket.read() !== null) {
+          // read() emits 'data' for each chunk the stream buffered while paused
+        }
+        const buffer = Buffer.allocUnsafe(64 * 1024);
+        for (;;) {
+          let length: number;
+          try {
+            length = readSync(fd, buffer, 0, buffer.length, null);
+          } catch {
+            break; // EAGAIN: nothing left for now; EIO: closed and drained
+          }
+          if (length === 0) {
+            break;
+          }
+          socket.emit('data', Buffer.from(buffer.subarray(0, length)));
+        }
+      }
+      return destroy(error);
+    };
   }
 
   get exitStatus(): ExitStatus | undefined {
@@ -90,26 +135,59 @@ class PtyShellProcess implements ShellProcess {
   }
 
   write(data: Buffer | string): void {
-    this._pty.write(data);
+    const buffer = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+    if (buffer.length > 0) {
+      this._input.push(buffer);
+      this._flushInput();
+    }
   }
 
   get inputBacklog(): number {
-    // HACK: node-pty queues writes the kernel refused (EAGAIN) without saying how much; its
-    // queue is private. An unknown shape reads as 0: no input backpressure, nothing breaks.
-    const queue = (this._pty as unknown as { _writeStream?: { _writeQueue?: unknown } })
-      ._writeStream?._writeQueue;
-    if (!Array.isArray(queue)) {
-      return 0;
+    return this._input.reduce((sum, buffer) => sum + buffer.length, 0) - this._inputOffset;
+  }
+
+  /**
+   * Writes queued input with writeSync on the main thread. HACK: node-pty's own write queue
+   * retries on a thread after the pty may have closed its descriptor; once the kernel hands that
+   * number to a new socket or another shell's pty, what the user typed would be written there.
+   * Checking that the pty is open and writing in the same synchronous step leaves no such gap.
+   */
+  private _flushInput(): void {
+    const { _fd: fd, _socket: socket } = this._pty as unknown as PtyInternals;
+    while (this._input.length > 0) {
+      if (fd === undefined || socket?.destroyed !== false || this._exitStatus !== undefined) {
+        this._input.length = 0; // the shell is gone: nobody will read it
+        this._inputOffset = 0;
+        return;
+      }
+      const buffer = this._input[0] as Buffer;
+      let written: number;
+      try {
+        written = writeSync(fd, buffer, this._inputOffset);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          this._retry ??= setTimeout(() => {
+            this._retry = undefined;
+            this._flushInput();
+          }, WRITE_RETRY_MS);
+          return;
+        }
+        this._input.length = 0; // EIO: the shell's side closed
+        this._inputOffset = 0;
+        return;
+      }
+      this._inputOffset += written;
+      if (this._inputOffset >= buffer.length) {
+        this._input.shift();
+        this._inputOffset = 0;
+      }
     }
-    let bytes = 0;
-    for (const task of queue as Array<{ buffer?: Buffer; offset?: number }>) {
-      bytes += (task.buffer?.length ?? 0) - (task.offset ?? 0);
-    }
-    return bytes;
   }
 
   resize(cols: number, rows: number): void {
-    if (this._exitStatus === undefined) {
+    // Same gap as for input: after the descriptor closed, its number may belong to another pty.
+    const socket = (this._pty as unknown as PtyInternals)._socket;
+    if (this._exitStatus === undefined && socket?.destroyed === false) {
       this._pty.resize(cols, rows);
     }
   }
@@ -120,11 +198,6 @@ class PtyShellProcess implements ShellProcess {
     }
     this._paused = true;
     this._pty.pause();
-    // HACK: once the shell exits, node-pty destroys its read stream after 200 ms if the pty has
-    // not reported EOF, which it cannot while paused: the last bytes still in the kernel would
-    // be dropped. So a paused pty watches its shell and drains the (bounded) rest when it dies.
-    this._exitPoll = setInterval(() => this._checkExitWhilePaused(), PAUSED_EXIT_POLL_MS);
-    this._exitPoll.unref();
   }
 
   resume(): void {
@@ -132,22 +205,7 @@ class PtyShellProcess implements ShellProcess {
       return;
     }
     this._paused = false;
-    this._stopExitPoll();
     this._pty.resume();
-  }
-
-  private _checkExitWhilePaused(): void {
-    if (!isAlive(this.pid)) {
-      this._stopExitPoll();
-      this._pty.resume();
-    }
-  }
-
-  private _stopExitPoll(): void {
-    if (this._exitPoll !== undefined) {
-      clearInterval(this._exitPoll);
-      this._exitPoll = undefined;
-    }
   }
 }
 
