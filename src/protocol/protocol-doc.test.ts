@@ -138,12 +138,14 @@ describe('docs/protocol.md', () => {
       offset: 0,
       resumed: false,
       lostBytes: 0,
+      liveOffset: 0,
       limits: {
         maxMessageBytes: 0,
         ackBytes: 0,
         highWaterBytes: 0,
         replayBufferBytes: 0,
         resumeWindowSeconds: 0,
+        heartbeatSeconds: 0,
       },
     };
     assert.deepEqual(

@@ -11,6 +11,7 @@ import {
   encodeClientHello,
   encodeError,
   encodeExit,
+  encodeHeartbeat,
   encodeFrame,
   encodeInput,
   encodeOutput,
@@ -46,12 +47,14 @@ const SERVER_HELLO: ServerHello = {
   offset: 1234,
   resumed: true,
   lostBytes: 17,
+  liveOffset: 5000,
   limits: {
     maxMessageBytes: 1048576,
     ackBytes: 65536,
     highWaterBytes: 524288,
     replayBufferBytes: 0,
     resumeWindowSeconds: 0,
+    heartbeatSeconds: 30,
   },
 };
 
@@ -453,7 +456,7 @@ describe('v1 server messages', () => {
       assertProtocolError(() => decodeServerMessage(new Uint8Array(0)), /empty frame/);
     });
 
-    for (const type of [ClientType.HELLO, ClientType.INPUT, 0x84, 0xff]) {
+    for (const type of [ClientType.HELLO, ClientType.INPUT, 0x85, 0xff]) {
       const name = `0x${type.toString(16).padStart(2, '0')}`;
       it(`an unknown type ${name}`, () => {
         assertProtocolError(
@@ -498,5 +501,19 @@ describe('v1 server messages', () => {
         /error is not UTF-8 JSON/,
       );
     });
+  });
+});
+
+describe('HEARTBEAT', () => {
+  it('is the single byte 0x84 and decodes as a heartbeat', () => {
+    assert.deepEqual([...encodeHeartbeat()], [0x84]);
+    assert.deepEqual(decodeServerMessage(Uint8Array.of(0x84)), { type: 'heartbeat' });
+  });
+
+  it('refuses a heartbeat with a payload', () => {
+    assertProtocolError(
+      () => decodeServerMessage(Uint8Array.of(0x84, 0)),
+      /heartbeat must be 1 byte/,
+    );
   });
 });

@@ -21,6 +21,7 @@ export const ServerType = {
   OUTPUT: 0x81,
   EXIT: 0x82,
   ERROR: 0x83,
+  HEARTBEAT: 0x84,
 } as const;
 
 /**
@@ -59,6 +60,11 @@ export interface ServerLimits {
   readonly replayBufferBytes: number;
   /** How long a detached shell waits for its client to resume, in seconds (0: no resume). */
   readonly resumeWindowSeconds: number;
+  /**
+   * Seconds between the server's HEARTBEAT messages (0: none). A page that hears nothing at
+   * all for a few intervals may treat the connection as lost.
+   */
+  readonly heartbeatSeconds: number;
 }
 
 export interface ServerHello {
@@ -70,6 +76,12 @@ export interface ServerHello {
   readonly resumed: boolean;
   /** Output bytes between the requested and the sent offset that no longer exist (resume). */
   readonly lostBytes: number;
+  /**
+   * Offset where live output begins: the bytes before it are a replay of output the shell
+   * produced earlier (resume). A page that replays into a fresh terminal should not answer the
+   * terminal queries in them (they were answered long ago). Equals `offset` for a new shell.
+   */
+  readonly liveOffset: number;
   readonly limits: ServerLimits;
 }
 
@@ -96,7 +108,8 @@ export type ServerMessage =
   | { readonly type: 'hello'; readonly hello: ServerHello }
   | { readonly type: 'output'; readonly data: Uint8Array }
   | { readonly type: 'exit'; readonly status: ExitStatus }
-  | { readonly type: 'error'; readonly error: ErrorMessage };
+  | { readonly type: 'error'; readonly error: ErrorMessage }
+  | { readonly type: 'heartbeat' };
 
 /** A frame that does not follow the protocol; `message` names what is wrong. */
 export class ProtocolError extends Error {
@@ -265,6 +278,11 @@ export function encodeError(error: ErrorMessage): Uint8Array {
   return encodeJson(ServerType.ERROR, error);
 }
 
+/** The server is alive: sent with each ping, since a page cannot see WebSocket pings. */
+export function encodeHeartbeat(): Uint8Array {
+  return Uint8Array.of(ServerType.HEARTBEAT);
+}
+
 function parseServerHello(payload: Uint8Array): ServerHello {
   const fields = parseJson(payload, 'server hello');
   if (typeof fields.sessionId !== 'string' || !isOffset(fields.offset)) {
@@ -304,6 +322,11 @@ export function decodeServerMessage(frame: Uint8Array): ServerMessage {
         error: { code: String(fields.code), message: String(fields.message) },
       };
     }
+    case ServerType.HEARTBEAT:
+      if (frame.length !== 1) {
+        throw new ProtocolError(`heartbeat must be 1 byte, got ${frame.length}`);
+      }
+      return { type: 'heartbeat' };
     default:
       throw new ProtocolError(`unknown server message type 0x${hex(frame[0] ?? 0)}`);
   }

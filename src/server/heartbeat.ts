@@ -14,11 +14,14 @@ export class Heartbeat {
    * @param _ws the socket to watch
    * @param intervalMs time between pings; the peer has one interval to answer each
    * @param _onTimeout called once when a ping went unanswered
+   * @param _onPing called with each ping: v1 also sends a message the page can see (browsers
+   *   answer pings by themselves but never show them to the page)
    */
   constructor(
     private readonly _ws: WebSocket,
     intervalMs: number,
     private readonly _onTimeout: () => void,
+    private readonly _onPing: () => void = () => undefined,
   ) {
     _ws.on('pong', this._socketOnPong);
     _ws.on('message', this._socketOnPong);
@@ -37,6 +40,13 @@ export class Heartbeat {
   };
 
   private readonly _timerOnTick = (): void => {
+    if (this._ws.isPaused) {
+      // We stopped reading the socket (input backpressure: the shell is not reading what was
+      // typed), so the peer's pongs wait unread behind its input and its silence proves
+      // nothing. Judge afresh once reading resumes.
+      this._answered = true;
+      return;
+    }
     if (!this._answered) {
       this.dispose();
       this._onTimeout();
@@ -44,5 +54,6 @@ export class Heartbeat {
     }
     this._answered = false;
     this._ws.ping();
+    this._onPing();
   };
 }

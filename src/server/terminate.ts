@@ -5,7 +5,7 @@
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sessionMembers, type ProcessEntry } from './process-table.js';
+import { invalidateProcessTable, sessionMembers, type ProcessEntry } from './process-table.js';
 import { logDebugMin, type Logger } from './logger.js';
 
 export interface TerminateOptions {
@@ -20,6 +20,13 @@ export interface TerminateOptions {
 export type TerminateOutcome = 'exited' | 'killed' | 'gave-up';
 
 const POLL_MS = 50;
+/**
+ * A process that got SIGKILL this recently may simply not have been scheduled to die yet (a
+ * loaded machine), or was forked just before its parent's SIGKILL and seen only now: past the
+ * terminate wait it gets more rounds rather than an error, for at most LAST_ROUNDS_MS.
+ */
+const KILL_GRACE_MS = 250;
+const LAST_ROUNDS_MS = 1000;
 
 function signal(target: number, name: NodeJS.Signals): void {
   try {
@@ -73,6 +80,8 @@ export async function terminateSession(
   }
 
   let killed = false;
+  /** When each process first got SIGKILL: only surviving it for a while means giving up. */
+  const killedAt = new Map<number, number>();
   for (;;) {
     await sleep(POLL_MS);
     members = alive();
@@ -84,6 +93,20 @@ export async function terminateSession(
     // (a loaded server, a shutdown of many shells) the first poll after the logout wait may
     // already be past the terminate wait, and the SIGKILL stage must not be skipped.
     if (killed && elapsed >= options.terminateWaitMs) {
+      // Decide on a scan of our own: a shared one may predate our last SIGKILL.
+      invalidateProcessTable();
+      members = alive();
+      if (members === null) {
+        return 'killed';
+      }
+      const now = Date.now();
+      const recent = members.some(
+        (entry) => now - (killedAt.get(entry.pid) ?? now) < KILL_GRACE_MS,
+      );
+      if (recent && elapsed < options.terminateWaitMs + LAST_ROUNDS_MS) {
+        killSession(shellPid, members, killedAt);
+        continue;
+      }
       log.error(
         { shellPid, processes: members.map((entry) => entry.pid) },
         'shell did not terminate; leaving it alive',
@@ -99,10 +122,23 @@ export async function terminateSession(
         killed = true;
       }
       // Again on every round: a process forked meanwhile must not escape.
-      signal(shellPid, 'SIGKILL');
-      for (const entry of members) {
-        signal(entry.pid, 'SIGKILL');
-      }
+      killSession(shellPid, members, killedAt);
+    }
+  }
+}
+
+/** SIGKILL to the shell and every member, noting when each was first sent it. */
+function killSession(
+  shellPid: number,
+  members: readonly ProcessEntry[],
+  killedAt: Map<number, number>,
+): void {
+  const now = Date.now();
+  signal(shellPid, 'SIGKILL');
+  for (const entry of members) {
+    signal(entry.pid, 'SIGKILL');
+    if (!killedAt.has(entry.pid)) {
+      killedAt.set(entry.pid, now);
     }
   }
 }

@@ -294,6 +294,7 @@ export class WebSocketHandler {
         this._ws,
         this._options.pingIntervalMs,
         this._heartbeatOnTimeout,
+        this._heartbeatOnPing,
       );
     }
   }
@@ -318,6 +319,12 @@ export class WebSocketHandler {
     if (this._phase === 'opening' || this._phase === 'authenticating') {
       this._options.metrics?.authFailed('timeout');
       this._stop('authentication timed out', 'XJS_ERR_AUTH_TIMEOUT');
+    }
+  };
+
+  private readonly _heartbeatOnPing = (): void => {
+    if (this._phase === 'running') {
+      this._send(this._wire.heartbeat());
     }
   };
 
@@ -385,6 +392,18 @@ export class WebSocketHandler {
   private async _begin(opening: Opening): Promise<void> {
     this._phase = 'authenticating';
     if (this._options.authCallback !== undefined) {
+      if (this._wire.name === 'v1' && opening.credential === undefined) {
+        // A page without a credential asks whether this server wants one: no guess was made,
+        // so the callback (and the failed-attempt throttle around it) is not bothered.
+        logDebugMin(this._log, {}, 'no credential offered; authentication required');
+        this._stop(
+          'authentication required',
+          'XJS_ERR_AUTH_FAILED',
+          undefined,
+          'a credential is required',
+        );
+        return;
+      }
       const result = await this._authenticate(opening.credential ?? '');
       if (this._isClosing()) {
         return; // timed out, disconnected or shut down while the callback ran
@@ -450,7 +469,8 @@ export class WebSocketHandler {
       const message = error instanceof Error ? error.message : String(error);
       this._log.error({ err: message, command: options.userShellCommand }, 'unable to start shell');
       options.metrics?.spawnFailed();
-      this._stop(`unable to start shell: ${message}`, 'XJS_ERR_SPAWN_FAILED');
+      // The client is authenticated: telling it why helps it fix the server's command.
+      this._stop(`unable to start shell: ${message}`, 'XJS_ERR_SPAWN_FAILED', undefined, message);
       return;
     }
     this._session = session;
@@ -551,12 +571,14 @@ export class WebSocketHandler {
         offset,
         resumed: this._resumed,
         lostBytes,
+        liveOffset: session.offset,
         limits: {
           maxMessageBytes: options.maxMessageBytes,
           ackBytes: options.ackBytes,
           highWaterBytes: options.highWaterBytes,
           replayBufferBytes: store?.replayBufferBytes ?? 0,
           resumeWindowSeconds: (store?.resumeWindowMs ?? 0) / 1000,
+          heartbeatSeconds: options.pingIntervalMs / 1000,
         },
       }),
     );

@@ -62,6 +62,10 @@ export class LegacyWire implements Wire {
     return undefined;
   }
 
+  heartbeat(): undefined {
+    return undefined; // the original format has no message for it
+  }
+
   error(_code: string, message: string): OutgoingFrame {
     return text(legacyErrorText(message));
   }

@@ -8,6 +8,7 @@ import {
   decodeClientMessage,
   encodeError,
   encodeExit,
+  encodeHeartbeat,
   encodeServerHello,
   type ClientMessage,
   type ExitStatus,
@@ -15,6 +16,8 @@ import {
 } from '../protocol/v1.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { OutgoingFrame, Opening, Wire } from './wire.js';
+
+const HEARTBEAT_FRAME = encodeHeartbeat();
 
 function binary(data: Uint8Array): OutgoingFrame {
   return { data, binary: true };
@@ -65,6 +68,10 @@ export class V1Wire implements Wire {
 
   error(code: ErrorCode, message: string): OutgoingFrame {
     return binary(encodeError({ code, message }));
+  }
+
+  heartbeat(): OutgoingFrame {
+    return binary(HEARTBEAT_FRAME);
   }
 
   private _decode(data: Buffer, isBinary: boolean): ClientMessage {

@@ -30,4 +30,6 @@ export interface Wire {
   hello(hello: ServerHello): OutgoingFrame | undefined;
   exit(status: ExitStatus): OutgoingFrame | undefined;
   error(code: ErrorCode, message: string): OutgoingFrame;
+  /** A message the client can see with each ping; undefined when the format has none. */
+  heartbeat(): OutgoingFrame | undefined;
 }

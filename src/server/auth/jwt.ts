@@ -185,7 +185,7 @@ function keySet(input: JSONWebKeySet | string): VerificationKey {
     if (typeof jwk !== 'object' || jwk === null) {
       throw new TypeError(`key ${index} is not an object`);
     }
-    for (const alg of algorithmsForJwk(jwk as JWK, index)) {
+    for (const alg of algorithmsForJwk(jwk, index)) {
       algorithms.add(alg);
     }
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { checkOrigin, normaliseOrigin } from './origin-check.js';
+import { checkOrigin, isRebindingSafeHost, normaliseOrigin } from './origin-check.js';
 
 /** An upgrade request with these headers (a never-connected socket: no descriptor is opened). */
 function request(headers: { origin?: string; host?: string }): IncomingMessage {
@@ -99,4 +99,33 @@ describe('normaliseOrigin', () => {
       assert.equal(normaliseOrigin(given), undefined);
     });
   }
+});
+
+describe('isRebindingSafeHost', () => {
+  const none = new Set<string>();
+  it('accepts hosts that cannot be rebound: IP addresses and localhost', () => {
+    for (const host of [
+      '127.0.0.1:8765',
+      '10.1.2.3',
+      '[::1]:8765',
+      'localhost:8765',
+      'a.localhost',
+    ]) {
+      assert.equal(isRebindingSafeHost(host, none), true, host);
+    }
+    assert.equal(isRebindingSafeHost(undefined, none), true);
+  });
+
+  it('refuses a DNS name, unless it is the host of an allowed origin', () => {
+    assert.equal(isRebindingSafeHost('evil.example:8765', none), false);
+    assert.equal(isRebindingSafeHost('shell.example.com', none), false);
+    const allowed = new Set(['https://shell.example.com']);
+    assert.equal(isRebindingSafeHost('shell.example.com', allowed), true);
+    assert.equal(isRebindingSafeHost('Shell.Example.com:443', allowed), true);
+    assert.equal(isRebindingSafeHost('other.example.com', allowed), false);
+  });
+
+  it('refuses a Host that is not a host', () => {
+    assert.equal(isRebindingSafeHost('exa mple', none), false);
+  });
 });

@@ -4,6 +4,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 
 /** Normalises an origin such as `https://Example.com:443` to `https://example.com`. */
 export function normaliseOrigin(origin: string): string | undefined {
@@ -51,4 +52,35 @@ export function checkOrigin(request: IncomingMessage, allowed: ReadonlySet<strin
     }
   }
   return { allowed: false, origin };
+}
+
+/**
+ * DNS rebinding defence for a server without authentication: a hostile page can make its own
+ * name resolve to 127.0.0.1, and then its Origin matches its Host, so the origin check passes.
+ * Without a credential to stop it, such a server accepts only a Host that cannot be rebound:
+ * an IP address, `localhost`, or the host of an allowed origin. (No Host at all is no browser.)
+ */
+export function isRebindingSafeHost(
+  host: string | undefined,
+  allowedOrigins: ReadonlySet<string>,
+): boolean {
+  if (host === undefined) {
+    return true;
+  }
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  if (isIP(bare) !== 0 || bare === 'localhost' || bare.endsWith('.localhost')) {
+    return true;
+  }
+  for (const origin of allowedOrigins) {
+    if (new URL(origin).hostname === bare) {
+      return true;
+    }
+  }
+  return false;
 }

@@ -3,7 +3,7 @@
  * upgrade on the page's own URL, handing each connection to a WebSocketHandler.
  * @module
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,7 @@ import {
   type HandlerResult,
 } from '../websocket-handler.js';
 import { ServerMetrics } from './metrics.js';
-import { checkOrigin, normaliseOrigin } from './origin-check.js';
+import { checkOrigin, isRebindingSafeHost, normaliseOrigin } from './origin-check.js';
 import { StaticAssets } from './static-assets.js';
 
 export interface ShellServerOptions extends Omit<
@@ -208,6 +208,8 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       throw new RangeError('options.maxConnections must be a positive whole number');
     }
     this._maxConnections = max;
+    // Each connection listens for the shutdown; past 10 node would warn of a leak that is none.
+    setMaxListeners(max + 16, this._shutdown.signal);
     if (_options.idleTimeout !== undefined) {
       try {
         this._idleTimer = new IdleTimer(_options.idleTimeout, () => this.emit('idle-timeout'));
@@ -407,6 +409,18 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       this._log.warn(
         { origin: origin.origin, host: request.headers.host, peer: peerAddress(socket) },
         'refused a WebSocket upgrade from another origin (see --allowed-origin)',
+      );
+      writeRawResponse(socket, 403, 'Forbidden');
+      return;
+    }
+    if (
+      this._authCallback === undefined &&
+      !isRebindingSafeHost(request.headers.host, this._allowedOrigins)
+    ) {
+      this._log.warn(
+        { host: request.headers.host, peer: peerAddress(socket) },
+        'refused a WebSocket upgrade: without authentication only an IP address, localhost or ' +
+          'an --allowed-origin host may be used as Host (DNS rebinding)',
       );
       writeRawResponse(socket, 403, 'Forbidden');
       return;

@@ -1,0 +1,99 @@
+// Guessing is slowed per peer: after the free attempts each one waits (here: past the auth
+// timeout), parallel attempts gain nothing, success forgets, and other peers are unaffected.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SUBPROTOCOL_V1, ServerType, encodeClientHello } from '../../src/protocol/v1.js';
+import { wsAttempt, within } from '../helpers/hostile.js';
+import { descendants } from '../helpers/processes.js';
+import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const SHELL = ['/bin/bash', '--norc', '--noprofile'];
+
+interface Login {
+  /** The server said hello: a shell runs. */
+  readonly in: boolean;
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * One v1 login as a proxied browser at `peer` (X-Forwarded-For from loopback, as nginx sends
+ * it); closes at once when it got in.
+ */
+async function login(server: TestServer, credential: string, peer: string): Promise<Login> {
+  const attempt = wsAttempt(server.wsUrl, [SUBPROTOCOL_V1], { 'X-Forwarded-For': peer });
+  let hello = false;
+  attempt.socket.on('message', (data: Buffer) => {
+    if (data[0] === ServerType.HELLO) {
+      hello = true;
+      attempt.socket.close(1000);
+    }
+  });
+  await within(attempt.opened, 'the socket to open');
+  attempt.socket.send(encodeClientHello({ cols: 80, rows: 24, credential }));
+  const outcome = await within(attempt.outcome, 'the server to close');
+  return { in: hello, code: outcome.code, reason: outcome.reason };
+}
+
+const refused = { in: false, code: 4001, reason: 'Authentication failed' };
+const heldBack = { in: false, code: 4002, reason: 'Authentication timed out' };
+const admitted = { in: true, code: 1000, reason: '' };
+
+describe('the auth throttle', () => {
+  let server: TestServer;
+  const baseline = descendants().length;
+  before(async () => {
+    // A delay far beyond the auth timeout: a held-back attempt ends with 4002, never by luck.
+    server = await startServer({
+      userShellCommand: SHELL,
+      authTimeout: 1,
+      authThrottle: { freeAttempts: 2, baseDelay: 60, maxDelay: 60 },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await waitFor(() => descendants().length === baseline, { message: 'no stray processes' });
+  });
+
+  it('holds back every attempt after the free ones, even with the right token', async () => {
+    const peer = '198.51.100.1';
+    assert.deepEqual(await login(server, 'wrong-guess-1', peer), refused);
+    assert.deepEqual(await login(server, 'wrong-guess-2', peer), refused);
+    assert.deepEqual(await login(server, TEST_TOKEN, peer), heldBack);
+    const delayed = server.logs.find(
+      (line) => line.msg.startsWith('authentication delayed') && line.throttleKey === peer,
+    );
+    assert.equal(delayed?.failures, 2);
+  });
+
+  it('leaves other peers alone', async () => {
+    assert.deepEqual(await login(server, TEST_TOKEN, '198.51.100.2'), admitted);
+    assert.deepEqual(await login(server, 'wrong-guess', '2001:db8:1:1::7'), refused);
+  });
+
+  it('forgets a peer that got in', async () => {
+    const peer = '198.51.100.3';
+    assert.deepEqual(await login(server, 'wrong-guess-1', peer), refused);
+    assert.deepEqual(await login(server, TEST_TOKEN, peer), admitted);
+    assert.deepEqual(await login(server, 'wrong-guess-2', peer), refused);
+    assert.deepEqual(await login(server, 'wrong-guess-3', peer), refused);
+    // Without the reset this would be the fourth failure in a row, and held back.
+    assert.deepEqual(await login(server, TEST_TOKEN, peer), heldBack);
+  });
+
+  it('checks parallel attempts of one peer one at a time, so they gain nothing', async () => {
+    const peer = '198.51.100.4';
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, index) => login(server, `wrong-guess-${index}`, peer)),
+    );
+    const codes = results.map((result) => result.code).sort();
+    assert.deepEqual(codes, [4001, 4001, 4002, 4002, 4002, 4002]);
+  });
+
+  it('treats one IPv6 /64 as one peer', async () => {
+    assert.deepEqual(await login(server, 'wrong', '2001:db8:5:5::1'), refused);
+    assert.deepEqual(await login(server, 'wrong', '2001:db8:5:5::2'), refused);
+    assert.deepEqual(await login(server, TEST_TOKEN, '2001:db8:5:5:ffff::3'), heldBack);
+  });
+});
