@@ -12,6 +12,7 @@ import {
   encodeInput,
   encodeResize,
   type ExitStatus,
+  type ResumeRequest,
   type ServerHello,
 } from '../protocol/v1.js';
 
@@ -30,6 +31,8 @@ export interface ConnectionOptions {
   readonly credential: string | undefined;
   readonly cols: number;
   readonly rows: number;
+  /** Continue this session from `offset` (the first output byte not received yet). */
+  readonly resume?: ResumeRequest;
 }
 
 const encoder = new TextEncoder();
@@ -42,6 +45,11 @@ export class ShellConnection {
   private _ackBytes = 65536;
   private _errorText: string | undefined;
   private _opened = false;
+  /** When the server was last heard from, and the watchdog that notices its silence. */
+  private _lastHeard = Date.now();
+  private _watchdog: ReturnType<typeof setInterval> | undefined;
+  /** Set once the page gave up on this socket: its late events change nothing. */
+  private _abandoned = false;
 
   constructor(
     options: ConnectionOptions,
@@ -55,11 +63,27 @@ export class ShellConnection {
           cols: options.cols,
           rows: options.rows,
           ...(options.credential !== undefined ? { credential: options.credential } : {}),
+          ...(options.resume !== undefined ? { resume: options.resume } : {}),
         }),
       );
     });
     this._socket.addEventListener('message', (event) => this._socketOnMessage(event));
     this._socket.addEventListener('close', (event) => this._socketOnClose(event));
+  }
+
+  /** Offset of the next output byte: where a resume continues. */
+  get receivedOffset(): number {
+    return this._received;
+  }
+
+  /** Offset of the next output byte the terminal has yet to process. */
+  get processedOffset(): number {
+    return this._processed;
+  }
+
+  /** Whether the server said hello: only then does `receivedOffset` mean anything. */
+  get greeted(): boolean {
+    return this._opened;
   }
 
   get isOpen(): boolean {
@@ -86,6 +110,8 @@ export class ShellConnection {
   }
 
   close(): void {
+    this._stopWatchdog();
+    this._abandoned = true;
     this._socket.close(1000, 'page closed');
   }
 
@@ -99,6 +125,10 @@ export class ShellConnection {
     if (!(event.data instanceof ArrayBuffer)) {
       return; // v1 servers send binary frames only
     }
+    if (this._abandoned) {
+      return;
+    }
+    this._lastHeard = Date.now();
     const message = decodeServerMessage(new Uint8Array(event.data));
     switch (message.type) {
       case 'output': {
@@ -113,8 +143,11 @@ export class ShellConnection {
         this._processed = message.hello.offset;
         this._acked = message.hello.offset;
         this._ackBytes = message.hello.limits.ackBytes;
+        this._startWatchdog(message.hello.limits.heartbeatSeconds);
         this._handlers.opened(message.hello);
         return;
+      case 'heartbeat':
+        return; // hearing it is the point
       case 'exit':
         this._handlers.exited(message.status);
         return;
@@ -133,7 +166,44 @@ export class ShellConnection {
     }
   }
 
+  /**
+   * A dead network sends no close: TCP may take minutes to give up. The server sends a
+   * HEARTBEAT with every ping, so silence for two intervals and a margin means the connection
+   * is gone; the page then gives up on the socket at once (closing it properly would wait for
+   * a handshake that cannot come) and reports it as lost, which starts a resume.
+   */
+  private _startWatchdog(heartbeatSeconds: number): void {
+    if (heartbeatSeconds <= 0) {
+      return;
+    }
+    const silenceMs = heartbeatSeconds * 2000 + 5000;
+    this._watchdog = setInterval(
+      () => {
+        if (Date.now() - this._lastHeard > silenceMs) {
+          this._abandon(`no answer from the server for ${Math.round(silenceMs / 1000)} s`);
+        }
+      },
+      Math.min(heartbeatSeconds * 500, 5000),
+    );
+  }
+
+  private _stopWatchdog(): void {
+    clearInterval(this._watchdog);
+    this._watchdog = undefined;
+  }
+
+  private _abandon(reason: string): void {
+    this._stopWatchdog();
+    this._abandoned = true;
+    this._socket.close(4000, 'no heartbeat');
+    this._handlers.closed(1006, reason, false);
+  }
+
   private _socketOnClose(event: CloseEvent): void {
+    this._stopWatchdog();
+    if (this._abandoned) {
+      return;
+    }
     const code = event.code;
     const known = errorForCloseCode(code);
     const reason = this._errorText ?? (event.reason !== '' ? event.reason : describeClose(code));

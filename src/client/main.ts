@@ -1,15 +1,35 @@
 /**
- * The page: a full-window terminal connected to its server over the v1 protocol, with a
- * visible connection state. Exposes the xterm.js Terminal as `window.term` for automation.
+ * The page: a full-window terminal connected to its server over the v1 protocol, with its state
+ * always shown, the usual terminal conveniences, and settings. Wires the modules together;
+ * exposes the xterm.js Terminal as `window.term` for automation and embedding (as ttyd does).
  * @module
  */
 import type { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { ShellConnection } from './connection.js';
+import { canReadClipboard, TerminalClipboard } from './clipboard.js';
+import { ContextMenu } from './context-menu.js';
 import { credentialFromFragment, socketUrl } from './credential.js';
-import { StatusBar } from './status.js';
+import { isTouchDevice, KeyBar } from './keybar.js';
+import { enableLinks, LinkTip } from './links.js';
+import { Notice } from './notice.js';
+import { PageSession } from './page-session.js';
+import { openTabMemory } from './tab-memory.js';
+import { RendererSwitch } from './renderer.js';
+import { SearchBox } from './search.js';
+import { SettingsPanel } from './settings-panel.js';
+import {
+  clampFontSize,
+  DEFAULT_SETTINGS,
+  SettingsStore,
+  type KeybarChoice,
+  type Settings,
+} from './settings.js';
+import { shortcutFor, type Shortcut } from './shortcuts.js';
+import { StatusView } from './status.js';
 import { createTerminal } from './terminal.js';
+import { TokenForm } from './token-form.js';
+import { followVisualViewport, pinchToFontSize } from './viewport.js';
 
 declare global {
   interface Window {
@@ -17,61 +37,185 @@ declare global {
   }
 }
 
-function element(id: string): HTMLElement {
+const DEFAULT_TITLE = 'xterm-js-shell';
+
+function element<T extends HTMLElement = HTMLElement>(id: string): T {
   const found = document.getElementById(id);
   if (found === null) {
     throw new Error(`the page lacks #${id}`);
   }
-  return found;
+  return found as T;
+}
+
+/** localStorage, or undefined where the browser denies it (a sandboxed frame). */
+function browserStorage(): Storage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+function keybarVisible(choice: KeybarChoice): boolean {
+  return choice === 'on' || (choice === 'auto' && isTouchDevice());
 }
 
 function start(): void {
-  const status = new StatusBar(element('status'), element('status-text'));
-  const terminal = createTerminal(element('terminal'));
-  const { term } = terminal;
-  const fit = (): boolean => terminal.fit();
-  window.term = term;
-  fit();
+  const store = new SettingsStore(browserStorage(), new URLSearchParams(location.search));
+  const root = document.documentElement;
+  root.dataset.theme = store.current.theme;
 
-  status.show('connecting', 'Connecting…');
-  const connection = new ShellConnection(
-    {
-      url: socketUrl(location.href),
-      credential: credentialFromFragment(location.hash),
-      cols: term.cols,
-      rows: term.rows,
-    },
-    {
-      opened() {
-        status.show('connected', 'Connected');
-        // The window may have changed while we connected.
-        connection.resize(term.cols, term.rows);
-        term.focus();
-      },
-      output(data, processed) {
-        term.write(data, processed);
-      },
-      exited(exit) {
-        const how = exit.signal === null ? `exit code ${exit.code ?? 0}` : `signal ${exit.signal}`;
-        status.show('exited', `Shell exited (${how}). Reload the page for a new shell.`);
-      },
-      closed(code, reason, authFailed) {
-        if (status.state === 'exited') {
-          return;
-        }
-        if (authFailed) {
-          status.show('auth-failed', `Authentication failed: ${reason}`);
-        } else {
-          status.show('disconnected', `Disconnected: ${reason} (code ${code})`);
-        }
-      },
-    },
+  const shell = createTerminal(element('terminal'), store.current);
+  const { term } = shell;
+  window.term = term;
+
+  const notice = new Notice(element('notice'));
+  const status = new StatusView({
+    root: element('status'),
+    text: element('status-text'),
+    action: element<HTMLButtonElement>('status-action'),
+    countdown: element('status-countdown'),
+  });
+  const tokenForm = new TokenForm({
+    form: element<HTMLFormElement>('token-form'),
+    input: element<HTMLInputElement>('token-input'),
+    message: element('token-message'),
+  });
+  const renderer = new RendererSwitch(term, (active, reason) => {
+    document.body.dataset.renderer = active;
+    if (reason !== 'initial') {
+      console.info(`xterm-js-shell: ${active} renderer (${reason})`);
+    }
+  });
+  const url = socketUrl(location.href);
+  const memory = openTabMemory(url);
+  const session = new PageSession({
+    url,
+    shell,
+    status,
+    tokenForm,
+    memory,
+    announce: (message) => notice.show(message, 8000), // long enough to read a byte count
+    started: () => (document.title = DEFAULT_TITLE),
+  });
+  window.addEventListener('online', () => session.networkOnline());
+  const clipboard = new TerminalClipboard(term, notice);
+  const search = new SearchBox(term, {
+    form: element<HTMLFormElement>('search'),
+    input: element<HTMLInputElement>('search-input'),
+    count: element('search-count'),
+    previous: element<HTMLButtonElement>('search-previous'),
+    next: element<HTMLButtonElement>('search-next'),
+    close: element<HTMLButtonElement>('search-close'),
+  });
+  const keybar = new KeyBar(element('keybar'), term, (data) => session.sendInput(data));
+  keybar.visible = keybarVisible(store.current.keybar);
+  new SettingsPanel(
+    element<HTMLFormElement>('settings'),
+    element<HTMLButtonElement>('settings-toggle'),
+    store,
+    () => term.focus(),
   );
 
-  term.onData((data) => connection.sendInput(data));
-  term.onBinary((data) => connection.sendBinary(data));
-  term.onResize(({ cols, rows }) => connection.resize(cols, rows));
-  new ResizeObserver(() => fit()).observe(element('terminal'));
+  const changeFontSize = (size: number): void => store.update({ fontSize: clampFontSize(size) });
+  const commands: Record<Shortcut | 'select-all' | 'search-toggle', () => void> = {
+    copy: () => void clipboard.copy().then((copied) => copied && notice.show('Copied')),
+    paste: () => void clipboard.paste(),
+    find: () => search.open(),
+    'search-toggle': () => search.toggle(),
+    'select-all': () => term.selectAll(),
+    'font-larger': () => changeFontSize(store.current.fontSize + 1),
+    'font-smaller': () => changeFontSize(store.current.fontSize - 1),
+    'font-reset': () => changeFontSize(DEFAULT_SETTINGS.fontSize),
+  };
+  const runCommand = (name: string): void => {
+    if (Object.hasOwn(commands, name)) {
+      commands[name as keyof typeof commands]();
+    }
+  };
+  for (const button of document.querySelectorAll<HTMLButtonElement>('#bar [data-command]')) {
+    // A click must not take the focus from the terminal: the user goes on typing after A+.
+    button.addEventListener('mousedown', (event) => event.preventDefault());
+    button.addEventListener('click', () => runCommand(button.dataset.command ?? ''));
+  }
+  new ContextMenu(
+    element('context-menu'),
+    element('terminal'),
+    [
+      { action: 'copy', enabled: () => term.hasSelection(), run: commands.copy },
+      { action: 'paste', run: commands.paste },
+      { action: 'select-all', run: commands['select-all'] },
+      { action: 'find', run: commands.find },
+    ],
+    () => term.focus(),
+  );
+
+  term.attachCustomKeyEventHandler((event) => {
+    const shortcut = shortcutFor(event);
+    if (shortcut === undefined) {
+      return true;
+    }
+    if (shortcut === 'paste' && !canReadClipboard()) {
+      // No clipboard API (an insecure origin): let the browser paste into xterm.js itself.
+      return false;
+    }
+    event.preventDefault(); // no browser zoom, no devtools on Ctrl+Shift+C
+    commands[shortcut]();
+    return false;
+  });
+  clipboard.copyOnSelect(() => store.current.copyOnSelect && !search.isOpen);
+
+  term.onData((data) => {
+    const input = keybar.transform(data);
+    const paste = clipboard.pending;
+    if (paste === undefined) {
+      session.sendInput(input);
+    } else {
+      void paste.then(() => session.sendInput(input)); // keeps the order: paste, then keys
+    }
+  });
+  term.onBinary((data) => session.sendBinary(data));
+  term.onResize(({ cols, rows }) => session.resize(cols, rows));
+  // document.title is text: a title set by the shell (OSC 0/2) cannot inject markup.
+  term.onTitleChange((title) => (document.title = title === '' ? DEFAULT_TITLE : title));
+
+  store.onChange((settings: Settings, changed) => {
+    root.dataset.theme = settings.theme;
+    if (changed.has('theme') || changed.has('fontSize') || changed.has('screenReader')) {
+      shell.apply(settings);
+    }
+    if (changed.has('renderer')) {
+      void renderer.use(settings.renderer);
+    }
+    if (changed.has('keybar')) {
+      keybar.visible = keybarVisible(settings.keybar);
+      shell.fit();
+    }
+  });
+
+  new ResizeObserver(() => shell.fit()).observe(element('terminal'));
+  followVisualViewport(root);
+  pinchToFontSize(
+    element('terminal'),
+    () => store.current.fontSize,
+    (size) => {
+      term.options.fontSize = clampFontSize(size); // live while pinching, stored at the end
+      shell.fit();
+    },
+    () => changeFontSize(term.options.fontSize ?? store.current.fontSize),
+  );
+
+  shell.fit();
+  // The token leaves the address bar (history, screenshots, a shared screen) and stays with the
+  // tab, so a reload still works and resumes the same shell.
+  const fromFragment = credentialFromFragment(location.hash);
+  if (fromFragment !== undefined) {
+    history.replaceState(history.state, '', location.pathname + location.search);
+  }
+  session.start(fromFragment ?? memory.credential);
+  // After the first paint: the renderer and links arrive as their own chunks.
+  void renderer.use(store.current.renderer);
+  void enableLinks(term, new LinkTip(element('link-tip')));
 }
 
 start();

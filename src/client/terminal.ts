@@ -1,57 +1,75 @@
 /**
- * The xterm.js terminal with its addons: fit to the window, Unicode 11 widths, clickable links,
- * and WebGL rendering that falls back to the DOM renderer when WebGL is missing or lost.
+ * The xterm.js terminal as the page uses it: fitted to its container, with Unicode 11 widths
+ * (loaded lazily, but before any output is written), the theme and font size from settings.
  * @module
  */
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import { Unicode11Addon } from '@xterm/addon-unicode11';
-import { WebLinksAddon } from '@xterm/addon-web-links';
-import { WebglAddon } from '@xterm/addon-webgl';
+import { clampFontSize, type Settings } from './settings.js';
+import { THEMES } from './themes.js';
 
 export interface ShellTerminal {
   readonly term: Terminal;
   /** Fits the terminal to its container; returns true when the size changed. */
   fit(): boolean;
+  /**
+   * Writes shell output once Unicode 11 widths are active, in order; `processed` runs when
+   * xterm.js has parsed it (the acknowledgement of the v1 protocol hangs on it).
+   */
+  write(data: Uint8Array, processed: () => void): void;
+  /** Applies the settings that live in the terminal itself (theme, font size, screen reader). */
+  apply(settings: Settings): void;
 }
 
-function loadWebgl(term: Terminal): void {
-  try {
-    const webgl = new WebglAddon();
-    webgl.onContextLoss(() => webgl.dispose()); // xterm.js falls back to the DOM renderer
-    term.loadAddon(webgl);
-  } catch {
-    // No WebGL2 here: the DOM renderer stays.
-  }
-}
-
-export function createTerminal(container: HTMLElement): ShellTerminal {
+export function createTerminal(container: HTMLElement, settings: Settings): ShellTerminal {
   const term = new Terminal({
-    allowProposedApi: true, // the unicode11 addon needs it
+    allowProposedApi: true, // the unicode11 addon sets term.unicode.activeVersion
     cursorBlink: true,
     scrollback: 10000,
-    fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
-    fontSize: 14,
-    theme: { background: '#1e1e1e' },
+    fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Cascadia Mono", Menlo, Consolas, monospace',
+    fontSize: clampFontSize(settings.fontSize),
+    theme: THEMES[settings.theme],
+    screenReaderMode: settings.screenReader,
   });
   const fitAddon = new FitAddon();
   term.loadAddon(fitAddon);
-  term.loadAddon(new Unicode11Addon());
-  term.unicode.activeVersion = '11';
-  term.loadAddon(
-    new WebLinksAddon((event, uri) => {
-      event.preventDefault();
-      window.open(uri, '_blank', 'noopener,noreferrer');
-    }),
-  );
   term.open(container);
-  loadWebgl(term);
+
+  // Widths of CJK and emoji depend on the Unicode version; output written before the tables
+  // arrive would be laid out with the old widths, so writes wait for them (one small chunk,
+  // fetched while the WebSocket connects).
+  let unicodeReady = false;
+  const unicode = import('@xterm/addon-unicode11').then(
+    ({ Unicode11Addon }) => {
+      term.loadAddon(new Unicode11Addon());
+      term.unicode.activeVersion = '11';
+      unicodeReady = true;
+    },
+    (error: unknown) => {
+      console.warn('xterm-js-shell: Unicode 11 widths unavailable', error);
+      unicodeReady = true;
+    },
+  );
+
   return {
     term,
     fit(): boolean {
       const before = `${term.cols}x${term.rows}`;
       fitAddon.fit();
       return `${term.cols}x${term.rows}` !== before;
+    },
+    write(data, processed): void {
+      if (unicodeReady) {
+        term.write(data, processed);
+      } else {
+        void unicode.then(() => term.write(data, processed));
+      }
+    },
+    apply(next): void {
+      term.options.theme = THEMES[next.theme];
+      term.options.fontSize = clampFontSize(next.fontSize);
+      term.options.screenReaderMode = next.screenReader;
+      fitAddon.fit();
     },
   };
 }
