@@ -66,6 +66,19 @@ abstract class TestClient {
     return this.output().toString('utf8');
   }
 
+  /** The last `bytes` bytes of output, without joining all of it: cheap for large outputs. */
+  tail(bytes: number): Buffer {
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (let i = this._output.length - 1; i >= 0 && length < bytes; i--) {
+      const part = this._output[i] as Buffer;
+      parts.unshift(part);
+      length += part.length;
+    }
+    const joined = Buffer.concat(parts);
+    return joined.subarray(Math.max(0, joined.length - bytes));
+  }
+
   get outputLength(): number {
     return this._outputLength;
   }
@@ -163,8 +176,17 @@ export class V1Client extends TestClient {
     return this._receivedOffset;
   }
 
+  /** Waits for the server hello; fails at once when the socket closed without one. */
   async waitForHello(options: WaitOptions = {}): Promise<ServerHello> {
-    return waitFor(() => this.hello, { message: 'the server hello', ...options });
+    await waitFor(() => this.hello !== undefined || this.closeInfo !== undefined, {
+      message: 'the server hello',
+      ...options,
+    });
+    if (this.hello === undefined) {
+      const { code, reason } = this.closeInfo as Closed;
+      throw new Error(`the socket closed with ${code} (${reason}) before the server hello`);
+    }
+    return this.hello;
   }
 
   sendInput(text: string): void {
