@@ -60,7 +60,9 @@ describe('metrics', () => {
       await client.waitForHello();
       client.sendInput('echo metrics-$((6*7)); yes | head -c 3000000\r');
       await client.waitForText('metrics-42');
-      await waitFor(() => client.receivedOffset > 512 * 1024, { message: 'a flood past high water' });
+      await waitFor(() => client.receivedOffset > 512 * 1024, {
+        message: 'a flood past high water',
+      });
       const during = await scrape(server);
       assert.equal(sample(during, 'xterm_js_shell_connections'), 1);
       assert.equal(sample(during, 'xterm_js_shell_sessions'), 1);

@@ -54,9 +54,14 @@ describe('session recording', () => {
       const files = readdirSync(sub);
       assert.equal(files.length, 1);
       const file = join(sub, files[0] as string);
-      assert.match(files[0] as string, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d-]+\\.\\d{3}Z-${hello.sessionId}\\.cast$`));
+      assert.match(
+        files[0] as string,
+        new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d-]+\\.\\d{3}Z-${hello.sessionId}\\.cast$`),
+      );
       assert.equal(statSync(file).mode & 0o777, 0o600);
-      await waitFor(() => readFileSync(file, 'utf8').includes('exit'), { message: 'the recording to be flushed' });
+      await waitFor(() => readFileSync(file, 'utf8').includes('exit'), {
+        message: 'the recording to be flushed',
+      });
       return { file, client };
     } finally {
       await server.close();
@@ -65,7 +70,9 @@ describe('session recording', () => {
 
   it('plays back with `asciinema cat` as the output the client saw', async () => {
     const { file, client } = await recordOneSession(false, async (c) => {
-      c.sendInput('printf "rec-%s\\n" $((2*21)); printf "\\xe4\\xb8\\xad\\xf0\\x9f\\x98\\x80\\n"\r');
+      c.sendInput(
+        'printf "rec-%s\\n" $((2*21)); printf "\\xe4\\xb8\\xad\\xf0\\x9f\\x98\\x80\\n"\r',
+      );
       await c.waitForText('rec-42');
       c.resize(120, 40);
     });
@@ -79,9 +86,16 @@ describe('session recording', () => {
     assert.equal(header.height, 30);
     const events = lines.slice(1).map((line) => JSON.parse(line) as [number, string, string]);
     assert.ok(events.some(([, kind, data]) => kind === 'r' && data === '120x40'));
-    assert.ok(events.every(([, kind]) => kind !== 'i'), 'no input events unless asked');
+    assert.ok(
+      events.every(([, kind]) => kind !== 'i'),
+      'no input events unless asked',
+    );
     const times = events.map(([time]) => time);
-    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'times never go back');
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      'times never go back',
+    );
   });
 
   it('keeps typed secrets out of the file unless input recording is on', async () => {
