@@ -5,6 +5,7 @@
  */
 export { WebSocketHandler, type HandlerResult } from './websocket-handler.js';
 export type { WebSocketHandlerOptions, FlowControlLimits } from './handler-options.js';
+export { SessionStore, type SessionStoreOptions } from './session-store.js';
 export {
   createShellServer,
   type ShellServer,

@@ -40,6 +40,7 @@ expectTrue<
   Equal<
     keyof typeof api,
     | 'WebSocketHandler'
+    | 'SessionStore'
     | 'createShellServer'
     | 'socketActivationTargets'
     | 'formatListenAddress'
@@ -180,3 +181,12 @@ expectTrue<Equal<typeof api.SUBPROTOCOL_V1, 'xterm-js-shell.v1'>>();
 const version: string = api.VERSION;
 
 export { running, tcp, targets, fds, where, socketMode, maxIdle, log, info, version };
+
+// ---- SessionStore: resume for library users, shared by the handlers of one server ----
+
+const store = new api.SessionStore({ resumeWindow: 60, replayBufferBytes: 1 << 20 });
+expectTrue<Equal<typeof store.detached, number>>();
+// @ts-expect-error the window is in seconds, a number
+new api.SessionStore({ resumeWindow: '60' });
+declare const someSocket: import('ws').WebSocket;
+void new api.WebSocketHandler(someSocket, { sessionStore: store, recordDir: '/tmp' });
