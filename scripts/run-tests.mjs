@@ -68,6 +68,9 @@ for (const name of names) {
       'tsx',
       '--test',
       `--test-concurrency=${suite.concurrency}`,
+      // A hung test must fail CI, not hold it: the slowest test (2,000 sessions) takes about
+      // 4 min on a loaded 2-core machine.
+      '--test-timeout=420000',
       '--test-reporter=spec',
       ...files,
     ],

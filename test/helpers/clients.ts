@@ -85,13 +85,17 @@ abstract class TestClient {
 
   /** Waits until the output contains `needle` (a string or a pattern). */
   async waitForText(needle: string | RegExp, options: WaitOptions = {}): Promise<string> {
-    await waitFor(
-      () => (typeof needle === 'string' ? this.text().includes(needle) : needle.test(this.text())),
-      {
-        message: `output to contain ${String(needle)}; got ${JSON.stringify(this.text().slice(-300))}`,
-        ...options,
-      },
-    );
+    try {
+      await waitFor(
+        () =>
+          typeof needle === 'string' ? this.text().includes(needle) : needle.test(this.text()),
+        { message: `output to contain ${String(needle)}`, ...options },
+      );
+    } catch (error) {
+      // The output at the moment of failure, not at the start of the wait.
+      const tail = JSON.stringify(this.text().slice(-300));
+      throw new Error(`${(error as Error).message}; the output ends with ${tail}`);
+    }
     return this.text();
   }
 
