@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Terminal } from '@xterm/xterm';
-import { descendants } from './processes.js';
+
+export { assertNoStrayProcesses, processBaseline } from './processes.js';
 import { waitFor } from './wait-for.js';
 
 declare global {
@@ -157,28 +158,6 @@ export async function startCli(args: readonly string[] = []): Promise<CliServer>
       return child.exitCode;
     },
   };
-}
-
-/** The processes running below this one now (tsx's esbuild service, say): not strays later. */
-export function processBaseline(): ReadonlySet<number> {
-  return new Set(descendants().map((info) => info.pid));
-}
-
-/**
- * Every process this suite started is gone (the CLI, its shells, Chromium and its helpers):
- * nothing below this process but what was there at `baseline`.
- */
-export async function assertNoStrayProcesses(baseline: ReadonlySet<number>): Promise<void> {
-  const strays = (): string[] =>
-    descendants()
-      .filter((info) => !baseline.has(info.pid))
-      .map((info) => `${info.pid} ${info.command}`);
-  await waitFor(() => strays().length === 0, {
-    timeout: DEADLINE,
-    message: 'no processes left behind',
-  }).catch((error: Error) => {
-    throw new Error(`${error.message}; still running: ${strays().join(', ')}`);
-  });
 }
 
 /** The whole xterm.js buffer (scrollback and screen) as text, one line per row. */

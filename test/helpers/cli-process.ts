@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { descendants } from './processes.js';
+
+export { assertNoStrayProcesses, processBaseline } from './processes.js';
 import { waitFor } from './wait-for.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -175,26 +176,4 @@ export async function freePort(): Promise<number> {
     throw new Error('expected a TCP address');
   }
   return address.port;
-}
-
-/** The processes below us before a suite starts (under tsx: its esbuild service). */
-export function processBaseline(): ReadonlySet<number> {
-  return new Set(descendants().map((info) => info.pid));
-}
-
-/**
- * Every process the suite started (CLIs, their shells, nginx, Chromium) is gone: nothing below
- * this process but what was there at `baseline`.
- */
-export async function assertNoStrayProcesses(baseline: ReadonlySet<number>): Promise<void> {
-  const strays = (): string[] =>
-    descendants()
-      .filter((info) => !baseline.has(info.pid))
-      .map((info) => `${info.pid} ${info.command}`);
-  await waitFor(() => strays().length === 0, {
-    timeout: 15_000,
-    message: 'no processes left behind',
-  }).catch((error: Error) => {
-    throw new Error(`${error.message}; still running: ${strays().join(', ')}`);
-  });
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { waitFor } from './wait-for.js';
 
 export interface ProcInfo {
   readonly pid: number;
@@ -77,5 +78,30 @@ export function openDescriptors(pid: number = process.pid): string[] {
     } catch {
       return [];
     }
+  });
+}
+
+/** The processes below us before a suite starts (under tsx: its esbuild service). */
+export function processBaseline(): ReadonlySet<number> {
+  return new Set(descendants().map((info) => info.pid));
+}
+
+/**
+ * Every process the suite started (CLIs, their shells, nginx, Chromium) is gone: nothing below
+ * this process but what was there at `baseline`.
+ */
+export async function assertNoStrayProcesses(
+  baseline: ReadonlySet<number>,
+  timeout = 30_000,
+): Promise<void> {
+  const strays = (): string[] =>
+    descendants()
+      .filter((info) => !baseline.has(info.pid))
+      .map((info) => `${info.pid} ${info.command}`);
+  await waitFor(() => strays().length === 0, {
+    timeout,
+    message: 'no processes left behind',
+  }).catch((error: Error) => {
+    throw new Error(`${error.message}; still running: ${strays().join(', ')}`);
   });
 }
