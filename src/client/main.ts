@@ -34,6 +34,8 @@ import { followVisualViewport, pinchToFontSize } from './viewport.js';
 declare global {
   interface Window {
     term: Terminal;
+    /** Output counters for automation and monitoring: bytes received and processed. */
+    xtermJsShell: { readonly received: number; readonly processed: number };
   }
 }
 
@@ -99,6 +101,14 @@ function start(): void {
     started: () => (document.title = DEFAULT_TITLE),
   });
   window.addEventListener('online', () => session.networkOnline());
+  window.xtermJsShell = {
+    get received() {
+      return session.receivedOffset;
+    },
+    get processed() {
+      return session.processedOffset;
+    },
+  };
   const clipboard = new TerminalClipboard(term, notice);
   const search = new SearchBox(term, {
     form: element<HTMLFormElement>('search'),

@@ -105,6 +105,16 @@ export class PageSession {
     this._connection?.resize(cols, rows);
   }
 
+  /** Offset of the next output byte to arrive (0 before the first hello). */
+  get receivedOffset(): number {
+    return this._connection?.receivedOffset ?? 0;
+  }
+
+  /** Offset of the next output byte the terminal has yet to process. */
+  get processedOffset(): number {
+    return this._connection?.processedOffset ?? 0;
+  }
+
   /** The browser says the network is back: try at once instead of waiting out the delay. */
   networkOnline(): void {
     if (this._options.status.state === 'reconnecting') {

@@ -18,6 +18,8 @@ import { waitFor } from './wait-for.js';
 declare global {
   interface Window {
     term: Terminal;
+    /** The page's output counters (src/client/main.ts). */
+    xtermJsShell: { readonly received: number; readonly processed: number };
   }
 }
 
