@@ -89,6 +89,18 @@ function start(): void {
       console.info(`xterm-js-shell: ${active} renderer (${reason})`);
     }
   });
+  // WebGL (compiling its shaders blocks the page for a moment) and links come after the first
+  // hello: the prompt is not kept waiting for them.
+  let extrasLoaded = false;
+  const loadExtras = (): void => {
+    if (!extrasLoaded) {
+      extrasLoaded = true;
+      setTimeout(() => {
+        void renderer.use(store.current.renderer);
+        void enableLinks(term, new LinkTip(element('link-tip')));
+      }, 0);
+    }
+  };
   const url = socketUrl(location.href);
   const memory = openTabMemory(url);
   const session = new PageSession({
@@ -99,8 +111,20 @@ function start(): void {
     memory,
     announce: (message) => notice.show(message, 8000), // long enough to read a byte count
     started: () => (document.title = DEFAULT_TITLE),
+    opened: () => loadExtras(),
   });
   window.addEventListener('online', () => session.networkOnline());
+
+  // Connect first: the WebSocket handshake and the server's start of the shell overlap the rest
+  // of the page's setup below.
+  shell.fit();
+  // The token leaves the address bar (history, screenshots, a shared screen) and stays with the
+  // tab, so a reload still works and resumes the same shell.
+  const fromFragment = credentialFromFragment(location.hash);
+  if (fromFragment !== undefined) {
+    history.replaceState(history.state, '', location.pathname + location.search);
+  }
+  session.start(fromFragment ?? memory.credential);
   window.xtermJsShell = {
     get received() {
       return session.receivedOffset;
@@ -214,18 +238,6 @@ function start(): void {
     },
     () => changeFontSize(term.options.fontSize ?? store.current.fontSize),
   );
-
-  shell.fit();
-  // The token leaves the address bar (history, screenshots, a shared screen) and stays with the
-  // tab, so a reload still works and resumes the same shell.
-  const fromFragment = credentialFromFragment(location.hash);
-  if (fromFragment !== undefined) {
-    history.replaceState(history.state, '', location.pathname + location.search);
-  }
-  session.start(fromFragment ?? memory.credential);
-  // After the first paint: the renderer and links arrive as their own chunks.
-  void renderer.use(store.current.renderer);
-  void enableLinks(term, new LinkTip(element('link-tip')));
 }
 
 start();

@@ -25,6 +25,8 @@ export interface PageSessionOptions {
   readonly announce: (message: string) => void;
   /** Called when a shell starts, e.g. to reset the window title. */
   readonly started?: () => void;
+  /** Called each time the server says hello (a new or a resumed shell). */
+  readonly opened?: () => void;
   /** Reconnection delays. @default new ReconnectSchedule() */
   readonly schedule?: ReconnectSchedule;
 }
@@ -194,6 +196,7 @@ export class PageSession {
     if (!hello.resumed) {
       this._options.started?.();
     }
+    this._options.opened?.();
   }
 
   private _closed(code: number, reason: string, authFailed: boolean): void {

@@ -1,10 +1,11 @@
 /**
- * The xterm.js terminal as the page uses it: fitted to its container, with Unicode 11 widths
- * (loaded lazily, but before any output is written), the theme and font size from settings.
+ * The xterm.js terminal as the page uses it: fitted to its container, with Unicode 11 widths,
+ * the theme and font size from settings.
  * @module
  */
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
+import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { clampFontSize, type Settings } from './settings.js';
 import { THEMES } from './themes.js';
 
@@ -13,8 +14,8 @@ export interface ShellTerminal {
   /** Fits the terminal to its container; returns true when the size changed. */
   fit(): boolean;
   /**
-   * Writes shell output once Unicode 11 widths are active, in order; `processed` runs when
-   * xterm.js has parsed it (the acknowledgement of the v1 protocol hangs on it).
+   * Writes shell output; `processed` runs when xterm.js has parsed it (the acknowledgement of
+   * the v1 protocol hangs on it).
    */
   write(data: Uint8Array, processed: () => void): void;
   /** Applies the settings that live in the terminal itself (theme, font size, screen reader). */
@@ -35,21 +36,10 @@ export function createTerminal(container: HTMLElement, settings: Settings): Shel
   term.loadAddon(fitAddon);
   term.open(container);
 
-  // Widths of CJK and emoji depend on the Unicode version; output written before the tables
-  // arrive would be laid out with the old widths, so writes wait for them (one small chunk,
-  // fetched while the WebSocket connects).
-  let unicodeReady = false;
-  const unicode = import('@xterm/addon-unicode11').then(
-    ({ Unicode11Addon }) => {
-      term.loadAddon(new Unicode11Addon());
-      term.unicode.activeVersion = '11';
-      unicodeReady = true;
-    },
-    (error: unknown) => {
-      console.warn('xterm-js-shell: Unicode 11 widths unavailable', error);
-      unicodeReady = true;
-    },
-  );
+  // Widths of CJK and emoji depend on the Unicode version, from the first byte on: bundled, not
+  // lazy (11 KiB gzip), since a lazy chunk sat on the path to the first prompt.
+  term.loadAddon(new Unicode11Addon());
+  term.unicode.activeVersion = '11';
 
   return {
     term,
@@ -59,11 +49,7 @@ export function createTerminal(container: HTMLElement, settings: Settings): Shel
       return `${term.cols}x${term.rows}` !== before;
     },
     write(data, processed): void {
-      if (unicodeReady) {
-        term.write(data, processed);
-      } else {
-        void unicode.then(() => term.write(data, processed));
-      }
+      term.write(data, processed);
     },
     apply(next): void {
       term.options.theme = THEMES[next.theme];

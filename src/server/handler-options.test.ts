@@ -22,9 +22,9 @@ describe('handler options', () => {
   it('default to a ping every 30 s and the documented flow-control marks', () => {
     const resolved = resolveHandlerOptions({});
     assert.equal(resolved.pingIntervalMs, 30_000);
-    assert.equal(resolved.highWaterBytes, 512 * 1024);
-    assert.equal(resolved.lowWaterBytes, 128 * 1024);
-    assert.equal(resolved.ackBytes, 64 * 1024);
+    assert.equal(resolved.highWaterBytes, 256 * 1024);
+    assert.equal(resolved.lowWaterBytes, 64 * 1024);
+    assert.equal(resolved.ackBytes, 32 * 1024);
     assert.equal(resolved.maxMessageBytes, 1024 * 1024);
     assert.deepEqual(resolved.env, {});
     assert.equal(resolved.cwd, undefined);

@@ -144,12 +144,19 @@ export function formatListenAddress(address: ListenAddress): string {
     : `fd ${address.fd} (${address.name ?? 'unknown'}) ${where}`;
 }
 
+/**
+ * Connections the kernel may hold before we accept them. Node's default (511) dropped SYNs in a
+ * burst of 1,000 connections (each drop costs the client a 1 s retry); the kernel caps this at
+ * net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** `{ fd }` is Node's handle form of listen(); the typings only know it as `any`. */
 function serverListen(server: Server, options: ListenOptions | { fd: number }): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const serverOnError = (error: Error): void => reject(error);
     server.once('error', serverOnError);
-    server.listen(options, () => {
+    server.listen({ backlog: LISTEN_BACKLOG, ...options }, () => {
       server.off('error', serverOnError);
       resolvePromise();
     });

@@ -36,6 +36,13 @@ export interface ShellProcess {
   resume(): void;
 }
 
+/** The most a single pty read returns on Linux (N_TTY_BUF_SIZE - 1). */
+const FULL_PTY_READ = 4095;
+/** A coalesced output chunk stops growing here: one WebSocket frame. */
+const READ_ON_LIMIT = 64 * 1024;
+/** Reads are synchronous, so one scratch buffer serves every pty. */
+const readOnScratch = Buffer.allocUnsafe(READ_ON_LIMIT);
+
 /** How soon input the kernel refused (EAGAIN: the shell is not reading) is tried again. */
 const WRITE_RETRY_MS = 5;
 
@@ -125,9 +132,45 @@ class PtyShellProcess implements ShellProcess {
     return this._exitStatus;
   }
 
+  /**
+   * Output chunks, in order. A pty read returns at most 4095 bytes and libuv stops reading at
+   * the first short read, so a busy shell would cost one wakeup, one frame and one `writev` per
+   * 4 KiB (the server's CPU was the throughput limit). After a full read the master is read on,
+   * non-blocking, until EAGAIN or 64 KiB, and the chunks go on as one. Short reads (keystroke
+   * echoes) pass straight through, and a paused pty is never read on.
+   */
   onData(listener: (chunk: Buffer) => void): Disposable {
+    const fd = (this._pty as unknown as PtyInternals)._fd;
     // With `encoding: null` node-pty hands out Buffers; its typings only say string.
-    return this._pty.onData(listener as unknown as (data: string) => void);
+    return this._pty.onData((data) => {
+      const first = data as unknown as Buffer;
+      if (this._paused || fd === undefined || first.length < FULL_PTY_READ) {
+        listener(first);
+        return;
+      }
+      let more = 0;
+      while (first.length + more < READ_ON_LIMIT) {
+        let count: number;
+        try {
+          count = readSync(fd, readOnScratch, more, READ_ON_LIMIT - first.length - more, null);
+        } catch {
+          break; // EAGAIN: nothing more for now; EIO: the drain on exit takes the rest
+        }
+        if (count <= 0) {
+          break;
+        }
+        more += count;
+      }
+      if (more === 0) {
+        listener(first);
+        return;
+      }
+      // An exact-size chunk: the replay buffer keeps chunks, and must not pin a 64 KiB slab.
+      const chunk = Buffer.allocUnsafe(first.length + more);
+      first.copy(chunk, 0);
+      readOnScratch.copy(chunk, first.length, 0, more);
+      listener(chunk);
+    });
   }
 
   onExit(listener: (status: ExitStatus) => void): Disposable {

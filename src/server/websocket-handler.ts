@@ -25,6 +25,7 @@ import {
 } from './handler-options.js';
 import { createLogger, logDebugMin, type Logger, type LogLevel } from './logger.js';
 import { spawnShell } from './pty-process.js';
+import { enqueueSpawn } from './spawn-queue.js';
 import { AsciicastRecorder } from './recorder.js';
 import { ShellSession, type SessionSink } from './session.js';
 import { ownerKey, type SessionHolder } from './session-store.js';
@@ -74,6 +75,24 @@ const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
 const MAX_PENDING_FRAMES = 256;
 
 const rootLoggers = new Map<LogLevel, Logger>();
+
+/**
+ * The shell environment, computed once per `env` option object rather than per connection:
+ * reading all of process.env crosses into C++ for every variable. (A later change to
+ * process.env itself is not seen; the server does not change it.)
+ */
+const shellEnvironments = new WeakMap<object, Record<string, string>>();
+
+function cachedShellEnvironment(
+  overrides: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  let env = shellEnvironments.get(overrides);
+  if (env === undefined) {
+    env = shellEnvironment(process.env, overrides);
+    shellEnvironments.set(overrides, env);
+  }
+  return env;
+}
 
 function defaultLogger(level: LogLevel): Logger {
   let logger = rootLoggers.get(level);
@@ -226,7 +245,7 @@ export class WebSocketHandler {
   }
 
   private get _shellEnv(): Record<string, string> {
-    this._shellEnvCache ??= shellEnvironment(process.env, this._options.env);
+    this._shellEnvCache ??= cachedShellEnvironment(this._options.env);
     return this._shellEnvCache;
   }
 
@@ -316,6 +335,12 @@ export class WebSocketHandler {
   }
 
   private readonly _authTimerOnExpire = (): void => {
+    // One more turn first: after a stalled event loop, timers run before the poll phase, and a
+    // credential already waiting in the socket must be read before the client is judged.
+    setImmediate(this._authTimerJudge);
+  };
+
+  private readonly _authTimerJudge = (): void => {
     if (this._phase === 'opening' || this._phase === 'authenticating') {
       this._options.metrics?.authFailed('timeout');
       this._stop('authentication timed out', 'XJS_ERR_AUTH_TIMEOUT');
@@ -423,7 +448,16 @@ export class WebSocketHandler {
       );
     }
     clearTimeout(this._authTimer);
-    this._startShell(opening);
+    if (opening.resume !== undefined) {
+      this._resumeSession(opening);
+      return;
+    }
+    // Frames that arrive meanwhile wait in _pending, as during authentication.
+    enqueueSpawn(() => {
+      if (!this._isClosing()) {
+        this._startShell(opening);
+      }
+    });
   }
 
   /** The callback's verdict; a throw is a refusal too, counted apart as an error. */
@@ -448,10 +482,6 @@ export class WebSocketHandler {
   }
 
   private _startShell(opening: Opening): void {
-    if (opening.resume !== undefined) {
-      this._resumeSession(opening);
-      return;
-    }
     const options = this._options;
     const store = this._wire.name === 'v1' ? options.sessionStore : undefined;
     const cols = clamp(opening.cols ?? 80, MAX_COLS);

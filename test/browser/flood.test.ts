@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
 import {
   assertNoStrayProcesses,
   DESKTOP,
@@ -17,8 +18,8 @@ import {
   type CliServer,
 } from '../helpers/browser.js';
 
-/** The server's defaults: pause above 512 KiB unacknowledged; a frame is at most 64 KiB. */
-const HIGH_WATER = 512 * 1024;
+/** The server's defaults: pause above the high-water mark; a frame is at most 64 KiB. */
+const HIGH_WATER = DEFAULT_HIGH_WATER_BYTES;
 const ONE_READ = 64 * 1024;
 
 interface Counters {

@@ -27,6 +27,7 @@ import {
 } from '../helpers/handler-leaks.js';
 import { startHandlerServer } from '../helpers/handler-server.js';
 import { closeOf, typeAndMatch, waitForTail } from '../helpers/handler-shell.js';
+import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
 import { descendants } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -35,7 +36,7 @@ const MIB = 1024 * 1024;
 const MEMORY_BUDGET = 4 * MIB;
 /** node-pty reads the pty through a libuv stream: at most 64 KiB per read. */
 const PTY_CHUNK = 64 * 1024;
-const HIGH_WATER = 512 * 1024;
+const HIGH_WATER = DEFAULT_HIGH_WATER_BYTES;
 /** How long a value must stay unchanged to count as stopped. */
 const QUIET_MS = 500;
 

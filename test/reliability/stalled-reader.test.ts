@@ -23,7 +23,7 @@ const LINES = 1_200_000;
 const FROZEN_MS = 3000;
 /**
  * Server memory (heap and Buffers) the frozen connection may add. The server holds at most
- * `highWaterBytes` (512 KiB) of unsent or unacknowledged output plus a pty read or two; a server
+ * `highWaterBytes` (256 KiB) of unsent or unacknowledged output plus a pty read or two; a server
  * that buffered the flood instead would hold megabytes within a second. 4 MiB is 8 times the
  * mark, room for the garbage a busy connection leaves between collections.
  */

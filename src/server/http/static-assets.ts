@@ -11,7 +11,9 @@ import { gzipSync } from 'node:zlib';
 
 interface Asset {
   readonly body: Buffer;
-  readonly gzipped: Buffer | undefined;
+  /** Compressed on first request, then kept: source maps are seldom asked for at all. */
+  gzipped: Buffer | undefined;
+  readonly compressible: boolean;
   readonly type: string;
   readonly etag: string;
   /** See cacheControlFor: index.html revalidated, hashed names cached for good. */
@@ -74,7 +76,8 @@ export class StaticAssets {
       const body = readFileSync(file);
       this._assets.set(urlPath, {
         body,
-        gzipped: COMPRESSIBLE.has(ext) ? gzipSync(body) : undefined,
+        gzipped: undefined,
+        compressible: COMPRESSIBLE.has(ext),
         type: TYPES[ext] ?? 'application/octet-stream',
         etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
         cacheControl: cacheControlFor(urlPath),
@@ -100,8 +103,10 @@ export class StaticAssets {
       return true;
     }
     const acceptsGzip = /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
-    const body = acceptsGzip && asset.gzipped !== undefined ? asset.gzipped : asset.body;
-    if (body === asset.gzipped) {
+    let body = asset.body;
+    if (acceptsGzip && asset.compressible) {
+      asset.gzipped ??= gzipSync(asset.body);
+      body = asset.gzipped;
       response.setHeader('Content-Encoding', 'gzip');
     }
     response.setHeader('Content-Length', body.length);
