@@ -1,6 +1,7 @@
 // /metrics: Prometheus text that a scraper can parse, with the counts a user would check.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
 import { LegacyClient, V1Client } from '../helpers/clients.js';
 import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -60,7 +61,8 @@ describe('metrics', () => {
       await client.waitForHello();
       client.sendInput('echo metrics-$((6*7)); yes | head -c 3000000\r');
       await client.waitForText('metrics-42');
-      await waitFor(() => client.receivedOffset > 512 * 1024, {
+      // The client never acknowledges, so the server pauses the shell soon after high water.
+      await waitFor(() => client.receivedOffset > DEFAULT_HIGH_WATER_BYTES, {
         message: 'a flood past high water',
       });
       const during = await scrape(server);
