@@ -32,9 +32,10 @@ export interface PageSessionOptions {
 }
 
 export function describeExit(exit: ExitStatus): string {
-  return exit.signal !== null
-    ? `Shell killed by signal ${exit.signal}`
-    : `Shell exited with code ${exit.code ?? 0}`;
+  if (exit.signal !== null) {
+    return `Shell killed by signal ${exit.signal}`;
+  }
+  return exit.code === null ? 'Shell exited' : `Shell exited with code ${exit.code}`;
 }
 
 /** A resume the page is attempting; `quiet` after a reload, when nothing was on screen. */

@@ -1,13 +1,25 @@
 /**
  * The shell on a pseudo-terminal: the only module that imports node-pty. Raw bytes out, bytes or
  * text in, resize, pause/resume for flow control, and the exit status with the signal's name.
+ * On Linux the server opens the pty and the spawner starts the shell on it (docs/spawner.md);
+ * elsewhere node-pty forks the server.
  * @module
  */
-import { accessSync, constants as fsConstants, readSync, statSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  readSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
+import tty from 'node:tty';
 import * as nodePty from 'node-pty';
 import type { ExitStatus } from '../protocol/v1.js';
+import { shellSpawner, UNKNOWN_EXIT } from './shell-spawner.js';
 
 export interface Disposable {
   dispose(): void;
@@ -18,6 +30,8 @@ export interface SpawnOptions {
   readonly rows: number;
   readonly env: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** Fork the server with node-pty even where the spawner runs (tests of that path). */
+  readonly forkServer?: boolean;
 }
 
 export interface ShellProcess {
@@ -46,15 +60,26 @@ const readOnScratch = Buffer.allocUnsafe(READ_ON_LIMIT);
 /** How soon input the kernel refused (EAGAIN: the shell is not reading) is tried again. */
 const WRITE_RETRY_MS = 5;
 
-/** The parts of node-pty's UnixTerminal this module reaches into: its master fd and read socket. */
-interface PtyInternals {
-  readonly _fd?: number;
-  readonly _socket?: {
-    readonly destroyed?: boolean;
-    destroy(error?: Error): unknown;
-    read(): Buffer | null;
-    emit(event: 'data', chunk: Buffer): boolean;
-  };
+/** The read side of a pty master: a libuv stream (node:tty ReadStream). */
+interface PtyStream {
+  readonly destroyed: boolean;
+  destroy(error?: Error): unknown;
+  read(): Buffer | null;
+  emit(event: 'data', chunk: Buffer): boolean;
+}
+
+/** A pty with a shell on it, as this module drives it, whoever forked the shell. */
+interface Pty {
+  readonly pid: number;
+  /** The master descriptor, or undefined when it cannot be reached (an unknown node-pty). */
+  readonly fd: number | undefined;
+  readonly stream: PtyStream | undefined;
+  onData(listener: (chunk: Buffer) => void): Disposable;
+  /** Fires after the stream has ended (all output read) and the status is known. */
+  onExit(listener: (status: ExitStatus) => void): Disposable;
+  resize(cols: number, rows: number): void;
+  pause(): void;
+  resume(): void;
 }
 
 const SIGNAL_NAMES = new Map<number, string>(
@@ -79,28 +104,26 @@ class PtyShellProcess implements ShellProcess {
 
   constructor(
     readonly command: readonly string[],
-    private readonly _pty: nodePty.IPty,
+    private readonly _pty: Pty,
   ) {
     this.pid = _pty.pid;
-    _pty.onExit(({ exitCode, signal }) => {
-      this._exitStatus = toExitStatus(exitCode, signal);
+    _pty.onExit((status) => {
+      this._exitStatus = status;
     });
     this._drainOnExit();
   }
 
   /**
-   * HACK: node-pty gives up on the pty's output after the shell exits: 200 ms after the exit it
-   * destroys its read stream unless the pty reported EIO first, and a read error (the EIO that
-   * can come while the kernel still holds output) destroys it too. Either way the shell's last
-   * output was dropped whenever our loop was slow or flow control had paused the stream. So the
-   * destroy first hands on what the stream buffered and then reads what the kernel still holds,
-   * synchronously (the master is non-blocking: it stops at EAGAIN or EIO, bounded by the pty
-   * buffer). See test/reliability/shell-faults.test.ts and docs/flow-control.md.
+   * HACK: the pty's read stream is given up after the shell exits: 200 ms after the exit it is
+   * destroyed unless the pty reported EIO first, and a read error (the EIO that can come while
+   * the kernel still holds output) destroys it too (node-pty does both, and so does SpawnedPty).
+   * Either way the shell's last output was dropped whenever our loop was slow or flow control
+   * had paused the stream. So the destroy first hands on what the stream buffered and then reads
+   * what the kernel still holds, synchronously (the master is non-blocking: it stops at EAGAIN
+   * or EIO, bounded by the pty buffer). See test/reliability/shell-faults.test.ts.
    */
   private _drainOnExit(): void {
-    const internals = this._pty as unknown as PtyInternals;
-    const socket = internals._socket;
-    const fd = internals._fd;
+    const { stream: socket, fd } = this._pty;
     if (socket === undefined || typeof socket.destroy !== 'function' || fd === undefined) {
       return; // not the node-pty we know: keep its behaviour
     }
@@ -140,10 +163,8 @@ class PtyShellProcess implements ShellProcess {
    * echoes) pass straight through, and a paused pty is never read on.
    */
   onData(listener: (chunk: Buffer) => void): Disposable {
-    const fd = (this._pty as unknown as PtyInternals)._fd;
-    // With `encoding: null` node-pty hands out Buffers; its typings only say string.
-    return this._pty.onData((data) => {
-      const first = data as unknown as Buffer;
+    const fd = this._pty.fd;
+    return this._pty.onData((first) => {
       if (this._paused || fd === undefined || first.length < FULL_PTY_READ) {
         listener(first);
         return;
@@ -174,7 +195,7 @@ class PtyShellProcess implements ShellProcess {
   }
 
   onExit(listener: (status: ExitStatus) => void): Disposable {
-    return this._pty.onExit(({ exitCode, signal }) => listener(toExitStatus(exitCode, signal)));
+    return this._pty.onExit(listener);
   }
 
   write(data: Buffer | string): void {
@@ -196,7 +217,7 @@ class PtyShellProcess implements ShellProcess {
    * Checking that the pty is open and writing in the same synchronous step leaves no such gap.
    */
   private _flushInput(): void {
-    const { _fd: fd, _socket: socket } = this._pty as unknown as PtyInternals;
+    const { fd, stream: socket } = this._pty;
     while (this._input.length > 0) {
       if (fd === undefined || socket?.destroyed !== false || this._exitStatus !== undefined) {
         this._input.length = 0; // the shell is gone: nobody will read it
@@ -229,8 +250,7 @@ class PtyShellProcess implements ShellProcess {
 
   resize(cols: number, rows: number): void {
     // Same gap as for input: after the descriptor closed, its number may belong to another pty.
-    const socket = (this._pty as unknown as PtyInternals)._socket;
-    if (this._exitStatus === undefined && socket?.destroyed === false) {
+    if (this._exitStatus === undefined && this._pty.stream?.destroyed === false) {
       this._pty.resize(cols, rows);
     }
   }
@@ -285,8 +305,162 @@ function checkSpawnable(file: string, path: string | undefined, cwd: string): vo
   }
 }
 
-/** Starts `command` on a new pty, as the leader of a new session. Throws when it cannot. */
-export function spawnShell(command: readonly string[], options: SpawnOptions): ShellProcess {
+/** node-pty's UnixTerminal, seen through the fields this module reaches into. */
+interface NodePtyInternals {
+  readonly _fd?: number;
+  readonly _socket?: PtyStream;
+}
+
+/** A shell that node-pty forked (where the spawner cannot run). */
+function nodePtyShell(
+  file: string,
+  args: readonly string[],
+  options: SpawnOptions,
+  cwd: string,
+): Pty {
+  const pty = nodePty.spawn(file, [...args], {
+    name: options.env.TERM ?? 'xterm-256color',
+    cols: options.cols,
+    rows: options.rows,
+    cwd,
+    env: options.env,
+    encoding: null,
+  });
+  const internals = pty as unknown as NodePtyInternals;
+  return {
+    pid: pty.pid,
+    fd: internals._fd,
+    stream: internals._socket,
+    // With `encoding: null` node-pty hands out Buffers; its typings only say string.
+    onData: (listener) => pty.onData((data) => listener(data as unknown as Buffer)),
+    onExit: (listener) =>
+      pty.onExit(({ exitCode, signal }) => listener(toExitStatus(exitCode, signal))),
+    resize: (cols, rows) => pty.resize(cols, rows),
+    pause: () => pty.pause(),
+    resume: () => pty.resume(),
+  };
+}
+
+/** node-pty's native module: `open` makes a pty without forking, `resize` sets its size. */
+interface NativePty {
+  open(cols: number, rows: number): { master: number; slave: number; pty: string };
+  resize(fd: number, cols: number, rows: number, xPixels: number, yPixels: number): void;
+}
+
+let nativePty: NativePty | undefined;
+
+function loadNativePty(): NativePty {
+  // HACK: node-pty exports only spawn(); its native open() and resize() are what we need here.
+  const require = createRequire(import.meta.url);
+  const utils = require('node-pty/lib/utils.js') as {
+    loadNativeModule(name: string): { module: NativePty };
+  };
+  return (nativePty ??= utils.loadNativeModule('pty').module);
+}
+
+/** After the shell's exit, how long the pty may still deliver output before it is read out. */
+const EXIT_DRAIN_MS = 200;
+
+/**
+ * A pty the server opened, with a shell the spawner started on it. Its exit fires once both the
+ * spawner reported the status and the master reached its end (EIO, or 200 ms after the exit
+ * when a job still holds the terminal: as node-pty does).
+ */
+class SpawnedPty implements Pty {
+  pid = -1;
+  readonly fd: number;
+  readonly stream: tty.ReadStream;
+  private _status: ExitStatus | undefined;
+  private _ended = false;
+  private readonly _exitListeners = new Set<(status: ExitStatus) => void>();
+
+  constructor(
+    master: number,
+    private readonly _native: NativePty,
+  ) {
+    this.fd = master;
+    this.stream = new tty.ReadStream(master);
+    this.stream.on('error', () => {
+      // EIO: the shell's side is closed; the stream ends and closes
+    });
+    this.stream.on('close', () => {
+      this._ended = true;
+      this._emitExit();
+    });
+  }
+
+  /** The spawner's report; called once. */
+  exited(status: ExitStatus): void {
+    this._status = status;
+    // A status lost with the spawner comes while the shell may still run: wait for its end.
+    if (!this._ended && status !== UNKNOWN_EXIT) {
+      setTimeout(() => this.stream.destroy(), EXIT_DRAIN_MS);
+    }
+    this._emitExit();
+  }
+
+  private _emitExit(): void {
+    if (this._ended && this._status !== undefined) {
+      const status = this._status;
+      for (const listener of this._exitListeners) {
+        listener(status);
+      }
+      this._exitListeners.clear();
+    }
+  }
+
+  onData(listener: (chunk: Buffer) => void): Disposable {
+    this.stream.on('data', listener);
+    return { dispose: () => this.stream.off('data', listener) };
+  }
+
+  onExit(listener: (status: ExitStatus) => void): Disposable {
+    this._exitListeners.add(listener);
+    return { dispose: () => this._exitListeners.delete(listener) };
+  }
+
+  resize(cols: number, rows: number): void {
+    this._native.resize(this.fd, cols, rows, 0, 0);
+  }
+
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+}
+
+/** A shell the spawner started on a pty opened here (docs/spawner.md). */
+async function spawnedShell(
+  spawner: NonNullable<typeof shellSpawner>,
+  command: readonly string[],
+  options: SpawnOptions,
+  cwd: string,
+): Promise<Pty> {
+  const native = loadNativePty();
+  const { master, slave, pty: tty } = native.open(options.cols, options.rows);
+  const pty = new SpawnedPty(master, native);
+  // As node-pty does: the shell learns its directory and terminal type from these.
+  const env = { ...options.env, PWD: cwd, TERM: options.env.TERM ?? 'xterm-256color' };
+  try {
+    pty.pid = await spawner.spawn({ tty, cwd, argv: command, env }, (status) => pty.exited(status));
+  } catch (error) {
+    pty.stream.destroy();
+    throw error;
+  } finally {
+    // The shell holds its own descriptor of the terminal now (or there is no shell).
+    closeSync(slave);
+  }
+  return pty;
+}
+
+/** Starts `command` on a new pty, as the leader of a new session. Rejects when it cannot. */
+export async function spawnShell(
+  command: readonly string[],
+  options: SpawnOptions,
+): Promise<ShellProcess> {
   const [file, ...args] = command;
   if (file === undefined) {
     throw new TypeError('the shell command must not be empty');
@@ -294,13 +468,9 @@ export function spawnShell(command: readonly string[], options: SpawnOptions): S
   const cwd = options.cwd ?? (isDirectory(options.env.HOME ?? '') ? options.env.HOME : undefined);
   const workingDirectory = cwd ?? process.cwd();
   checkSpawnable(file, options.env.PATH, workingDirectory);
-  const pty = nodePty.spawn(file, args, {
-    name: options.env.TERM ?? 'xterm-256color',
-    cols: options.cols,
-    rows: options.rows,
-    cwd: workingDirectory,
-    env: options.env,
-    encoding: null,
-  });
+  const pty =
+    shellSpawner !== undefined && !shellSpawner.broken && options.forkServer !== true
+      ? await spawnedShell(shellSpawner, command, options, workingDirectory)
+      : nodePtyShell(file, args, options, workingDirectory);
   return new PtyShellProcess(command, pty);
 }

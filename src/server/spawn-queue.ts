@@ -1,9 +1,11 @@
 /**
- * Shells start one per event-loop turn. node-pty forks the whole server synchronously (tens of
- * milliseconds each on a small machine), so a burst of connections whose shells all started in
- * one turn would stall the event loop for seconds: no handshake, output or timer would run, and
- * timeouts would fire against clients that did their part. Between two forks, I/O and timers
- * run. The queue is process-wide because the resource it shares, the event loop, is.
+ * Shells start one per event-loop turn. Where node-pty forks the whole server synchronously
+ * (tens of milliseconds each on a small machine; everywhere the spawner cannot run), a burst of
+ * connections whose shells all started in one turn would stall the event loop for seconds: no
+ * handshake, output or timer would run, and timeouts would fire against clients that did their
+ * part. With the spawner, a start is only a pty opened and a line written, but a burst still
+ * goes out in turns, so that I/O and timers run in between. The queue is process-wide because
+ * the resource it shares, the event loop, is.
  * @module
  */
 

@@ -126,9 +126,11 @@ export function peerAddress(socket: { remoteAddress?: string | undefined } | und
 }
 
 function describeExit(status: ExitStatus): string {
-  return status.signal === null
-    ? `shell exit code ${status.code ?? 0}`
-    : `shell killed by signal ${status.signal}`;
+  if (status.signal !== null) {
+    return `shell killed by signal ${status.signal}`;
+  }
+  // Both null: the spawner died before it could report the status (docs/spawner.md).
+  return status.code === null ? 'shell exited, status unknown' : `shell exit code ${status.code}`;
 }
 
 function clamp(value: number, max: number): number {
@@ -152,6 +154,10 @@ export class WebSocketHandler {
   private _identity: string | undefined;
   private _owner = 'anyone';
   private _session: ShellSession | undefined;
+  /** The shell being started, if one is: settled before the session is. */
+  private _starting: Promise<void> | undefined;
+  /** The client was told of the session (its hello was sent): only then may it resume. */
+  private _attached = false;
   private _resumed = false;
   private _ending: Ending | undefined;
   private _flow: FlowControl | undefined;
@@ -220,6 +226,7 @@ export class WebSocketHandler {
       }
     }
     await this._stopped;
+    await this._starting;
     const { fate, termination } = await this._settleSession();
     await this._socketClosed;
     this._dispose();
@@ -275,7 +282,8 @@ export class WebSocketHandler {
     session.detach(this._sink);
     const store = this._options.sessionStore;
     const clientVanished = this._ending === 'client' || this._ending === 'heartbeat';
-    if (store !== undefined && clientVanished && session.exitStatus === undefined) {
+    const resumable = this._attached && session.exitStatus === undefined;
+    if (store !== undefined && clientVanished && resumable) {
       if (store.detach(session, this._holder, this._terminateOptions())) {
         this._log.info(
           { sessionId: session.id, resumeWindowSeconds: store.resumeWindowMs / 1000 },
@@ -455,7 +463,7 @@ export class WebSocketHandler {
     // Frames that arrive meanwhile wait in _pending, as during authentication.
     enqueueSpawn(() => {
       if (!this._isClosing()) {
-        this._startShell(opening);
+        this._starting = this._startShell(opening);
       }
     });
   }
@@ -481,14 +489,14 @@ export class WebSocketHandler {
     }
   }
 
-  private _startShell(opening: Opening): void {
+  private async _startShell(opening: Opening): Promise<void> {
     const options = this._options;
     const store = this._wire.name === 'v1' ? options.sessionStore : undefined;
     const cols = clamp(opening.cols ?? 80, MAX_COLS);
     const rows = clamp(opening.rows ?? 24, MAX_ROWS);
     let session: ShellSession;
     try {
-      const shell = spawnShell(options.userShellCommand, {
+      const shell = await spawnShell(options.userShellCommand, {
         cols,
         rows,
         env: this._shellEnv,
@@ -504,6 +512,11 @@ export class WebSocketHandler {
       return;
     }
     this._session = session;
+    if (this._isClosing()) {
+      // The client left while the shell started: the session is settled (ended) with the rest.
+      this._log.info({ shellPid: session.shell.pid }, 'shell started after the client left');
+      return;
+    }
     store?.add(session, this._owner, this._holder);
     options.metrics?.sessionStarted(session);
     if (options.recordDir !== undefined) {
@@ -588,6 +601,7 @@ export class WebSocketHandler {
   ): void {
     const options = this._options;
     const store = this._wire.name === 'v1' ? options.sessionStore : undefined;
+    this._attached = true;
     this._flow = new FlowControl({
       highWaterBytes: options.highWaterBytes,
       lowWaterBytes: options.lowWaterBytes,

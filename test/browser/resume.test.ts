@@ -12,6 +12,7 @@ import {
   DESKTOP,
   launchBrowser,
   openShell,
+  PROMPT,
   processBaseline,
   runCommand,
   startCli,
@@ -196,6 +197,8 @@ describe('the page across a dropped connection', () => {
     });
     await page.reload();
     await waitForState(page, 'connected');
+    // The new shell's first prompt, before typing: runCommand counts prompts.
+    await waitForBuffer(page, PROMPT);
     assert.notEqual(await shellPid(page), pid);
     assert.ok(!(await bufferText(page)).includes('[the previous shell has ended]'));
     await page.close();

@@ -265,16 +265,28 @@ export async function openShell(target: BrowserContext | Page, url: string): Pro
 export async function runCommand(page: Page, command: string, timeout = DEADLINE): Promise<string> {
   const before = await promptCount(page);
   await typeCommand(page, command);
+  // A prompt after the command's own line: counting prompts alone would take a new shell's
+  // first prompt, printed after the command was typed ahead, for the command's end.
   await page.waitForFunction(
-    ({ count, prompt }) => {
+    ({ count, prompt, typed }) => {
+      // Rows the terminal wrapped are joined back into their line, so a long command matches.
       const buffer = window.term.buffer.active;
       let text = '';
       for (let row = 0; row < buffer.length; row++) {
-        text += (buffer.getLine(row)?.translateToString(true) ?? '') + '\n';
+        const line = buffer.getLine(row);
+        // A row that wraps on keeps its trailing blanks: they are part of the line.
+        const trim = buffer.getLine(row + 1)?.isWrapped !== true;
+        text +=
+          (row > 0 && line?.isWrapped !== true ? '\n' : '') + (line?.translateToString(trim) ?? '');
       }
-      return text.split(prompt).length - 1 > count;
+      const line = text.lastIndexOf(typed);
+      return (
+        text.split(prompt).length - 1 > count &&
+        line >= 0 &&
+        text.indexOf(prompt, line + typed.length) >= 0
+      );
     },
-    { count: before, prompt: PROMPT },
+    { count: before, prompt: PROMPT, typed: command },
     { polling: 50, timeout },
   );
   const text = await bufferText(page);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { HandlerResult } from '../../src/server/index.js';
 import type { ChildMessage, ParentMessage, ServerChildOptions } from './server-child.js';
-import { descendants, openDescriptors } from './processes.js';
+import { descendants, openDescriptors, SPAWNER_COMMAND } from './processes.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
 export interface ProcessSnapshot {
@@ -23,6 +23,8 @@ export interface ProcessSnapshot {
   readonly children: readonly number[];
   /** Pids of the zombies below `pid`: dead children nobody reaped. */
   readonly zombies: readonly number[];
+  /** Spawner processes below `pid` (docs/spawner.md): one while shells live, then none. */
+  readonly spawners: number;
   /** Resident memory, from /proc/PID/status. */
   readonly rssBytes: number;
 }
@@ -69,6 +71,7 @@ export function snapshotProcess(pid: number = process.pid): ProcessSnapshot {
     descriptors: targets,
     children: below.filter((info) => info.state !== 'Z').map((info) => info.pid),
     zombies: below.filter((info) => info.state === 'Z').map((info) => info.pid),
+    spawners: descendants(pid, true).filter((info) => info.command === SPAWNER_COMMAND).length,
     rssBytes: residentBytes(pid),
   };
 }

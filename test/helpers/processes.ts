@@ -40,8 +40,15 @@ export function allProcesses(): ProcInfo[] {
     .filter((info): info is ProcInfo => info !== undefined);
 }
 
-/** Every process below `root` in the parent tree (not `root` itself). */
-export function descendants(root: number = process.pid): ProcInfo[] {
+/** The spawner's name in /proc/PID/stat (`$0`, cut to 15 bytes by the kernel). */
+export const SPAWNER_COMMAND = 'xterm-js-shell-spawner'.slice(0, 15);
+
+/**
+ * Every process below `root` in the parent tree (not `root` itself). The server's spawner
+ * (docs/spawner.md) is left out unless asked for: it is no shell, and lingers a second after the
+ * last one; its children, the shells, are in. assertNoStrayProcesses counts it.
+ */
+export function descendants(root: number = process.pid, includeSpawner = false): ProcInfo[] {
   const all = allProcesses();
   const result: ProcInfo[] = [];
   const parents = new Set([root]);
@@ -51,7 +58,9 @@ export function descendants(root: number = process.pid): ProcInfo[] {
     for (const info of all) {
       if (parents.has(info.ppid) && !parents.has(info.pid)) {
         parents.add(info.pid);
-        result.push(info);
+        if (includeSpawner || info.command !== SPAWNER_COMMAND) {
+          result.push(info);
+        }
         grew = true;
       }
     }
@@ -83,7 +92,7 @@ export function openDescriptors(pid: number = process.pid): string[] {
 
 /** The processes below us before a suite starts (under tsx: its esbuild service). */
 export function processBaseline(): ReadonlySet<number> {
-  return new Set(descendants().map((info) => info.pid));
+  return new Set(descendants(process.pid, true).map((info) => info.pid));
 }
 
 /**
@@ -95,7 +104,7 @@ export async function assertNoStrayProcesses(
   timeout = 30_000,
 ): Promise<void> {
   const strays = (): string[] =>
-    descendants()
+    descendants(process.pid, true)
       .filter((info) => !baseline.has(info.pid))
       .map((info) => `${info.pid} ${info.command}`);
   await waitFor(() => strays().length === 0, {

@@ -33,6 +33,9 @@ const WARM_UP = 2 * CONCURRENCY;
  */
 const HEAP_MARGIN_BYTES = 2 * 1024 * 1024;
 
+/** The spawner's stdin and stdout: socket pairs in the server while it runs. */
+const SPAWNER_PIPES = 2;
+
 /** Seconds a cut v1 session is kept for a resume. */
 const RESUME_WINDOW = 1;
 
@@ -130,8 +133,11 @@ describe('a server that served thousands of sessions', () => {
     console.log(
       `# ${CONCURRENCY} live sessions: ${live.fdCount - before.fdCount} more descriptors (${descriptorDiff(before, live).join(', ')}), ${newChildren(before, live).length} more processes`,
     );
+    // Plus the spawner's stdin and stdout (socket pairs), once for all sessions.
+    assert.equal(before.spawners, 0);
+    assert.equal(live.spawners, 1);
     assert.deepEqual(descriptorDiff(before, live), [
-      `socket ${before.fds.socket ?? 0}→${(before.fds.socket ?? 0) + CONCURRENCY}`,
+      `socket ${before.fds.socket ?? 0}→${(before.fds.socket ?? 0) + CONCURRENCY + SPAWNER_PIPES}`,
       `pty 0→${CONCURRENCY}`,
     ]);
     const ended = server.results.length;
@@ -140,7 +146,7 @@ describe('a server that served thousands of sessions', () => {
     }
     await server.waitForResults(ended + CONCURRENCY);
     await waitFor(() => descriptorDiff(before, server.snapshot()).length === 0, {
-      message: 'the descriptors of the closed sessions to be closed',
+      message: 'the descriptors of the closed sessions (and the idle spawner) to be closed',
     });
   });
 
@@ -157,9 +163,9 @@ describe('a server that served thousands of sessions', () => {
       await waitFor(
         () => {
           const now = server.snapshot();
-          return newChildren(idle, now).length === 0 && (now.fds.pty ?? 0) === 0;
+          return newChildren(idle, now).length === 0 && (now.fds.pty ?? 0) === 0 && !now.spawners;
         },
-        { message: 'the warm-up shells and their ptys to be gone' },
+        { message: 'the warm-up shells, their ptys and the spawner to be gone' },
       );
       const baseline = server.snapshot();
       const baselineMemory = await server.measure();
@@ -179,17 +185,19 @@ describe('a server that served thousands of sessions', () => {
         () => {
           const now = server.snapshot();
           return (
-            newChildren(baseline, now).length === 0 && descriptorDiff(baseline, now).length === 0
+            newChildren(baseline, now).length === 0 &&
+            descriptorDiff(baseline, now).length === 0 &&
+            now.spawners === 0
           );
         },
-        { message: 'every shell of the soak and its descriptors to be gone' },
+        { message: 'every shell of the soak, its descriptors and the spawner to be gone' },
       ).catch(() => undefined); // the assertions below say what is left
       const final = server.snapshot();
       const measured = await server.measure();
       const growth = measured.objectBytes - baselineMemory.objectBytes;
 
       console.log(
-        `# ${CYCLES} sessions in ${seconds.toFixed(1)} s (${(CYCLES / seconds).toFixed(0)}/s, ${CONCURRENCY} at once, load average ${loadavg()[0]?.toFixed(1)}); CPU per session: server and its shells ${cpuServer.toFixed(0)} ms, test clients ${cpuTests.toFixed(0)} ms`,
+        `# ${CYCLES} sessions in ${seconds.toFixed(1)} s (${(CYCLES / seconds).toFixed(0)}/s, ${CONCURRENCY} at once, load average ${loadavg()[0]?.toFixed(1)}); CPU per session: server ${cpuServer.toFixed(0)} ms (its shells are the spawner’s children), test clients ${cpuTests.toFixed(0)} ms`,
       );
       console.log(`# ${summary('before', baseline, baselineMemory)}`);
       console.log(`# ${summary('after ', final, measured)}`);
@@ -219,6 +227,7 @@ describe('a server that served thousands of sessions', () => {
       assert.equal(measured.connections, 0);
       assert.deepEqual(newChildren(baseline, final), [], 'no shell or job is left running');
       assert.deepEqual(final.zombies, [], 'every exited shell was reaped');
+      assert.equal(final.spawners, 0, 'the spawner ended after the last shell');
       // Each session's socket and pty are closed: the descriptor table is exactly as before.
       assert.deepEqual(
         descriptorDiff(baseline, final),

@@ -307,7 +307,7 @@ describe('the CLI killed with SIGKILL (a crash, the OOM killer)', () => {
     await expectNothingLeftBehind(ownBefore, { timeout: 20_000 });
   });
 
-  it('leaves no shell running that does not ignore SIGHUP: each gets its pty hangup', async () => {
+  it('leaves no shell running: the pty hangup ends them, the spawner what ignores it', async () => {
     const idle: Session[] = [];
     for (let index = 0; index < 4; index += 1) {
       // Idle shells, v1 and legacy, that do not ignore SIGHUP: the kernel's hangup alone must
@@ -338,6 +338,20 @@ describe('the CLI killed with SIGKILL (a crash, the OOM killer)', () => {
       survivors.map((info) => `${info.command} ${info.pid}`),
       [],
       `shells outlived the server; the SIGHUP-ignoring shell holds ${masters(deaf.shell)} pty masters of other sessions`,
+    );
+    // The spawner outlives the server, hangs up its shells and kills their sessions 3 s later
+    // (docs/spawner.md): the deaf shell and its deaf job too.
+    const deafSession = new Set([deaf.shell]);
+    await waitFor(() => sessionMembers(deafSession).every((info) => info.state === 'Z'), {
+      timeout: 10_000,
+      message: 'the shell that ignores SIGHUP, and its job, to be killed after the crash',
+    }).catch(() => undefined);
+    assert.deepEqual(
+      sessionMembers(deafSession)
+        .filter((info) => info.state !== 'Z')
+        .map((info) => `${info.command} ${info.pid}`),
+      [],
+      'processes that ignore SIGHUP outlived the server by more than 10 s',
     );
   });
 });
