@@ -4,19 +4,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
-  assertNoStrayProcesses,
+  type CliServer,
+  closeBrowserSuite,
   DESKTOP,
-  launchBrowser,
   locateText,
+  openBrowserSuite,
   openShell,
   pageUrl,
   processBaseline,
   runCommand,
   saveScreenshot,
-  startCli,
   typeCommand,
   waitForBuffer,
-  type CliServer,
 } from '../helpers/browser.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -50,20 +49,12 @@ describe('clipboard and links in Chromium', () => {
   const baseline = processBaseline();
 
   before(async () => {
-    [browser, cli] = await Promise.all([launchBrowser(), startCli()]);
-    context = await browser.newContext({
+    ({ browser, cli, context, page } = await openBrowserSuite({
       ...DESKTOP,
       permissions: ['clipboard-read', 'clipboard-write'],
-    });
-    page = await context.newPage();
+    }));
   });
-
-  after(async () => {
-    await context?.close();
-    await browser?.close();
-    await cli?.close();
-    await assertNoStrayProcesses(baseline);
-  });
+  after(() => closeBrowserSuite({ browser, cli, context }, baseline));
 
   it('copies a selected word on select, and Ctrl+Shift+V pastes it back to the shell', async () => {
     await openShell(page, pageUrl(cli, { renderer: 'dom' }));

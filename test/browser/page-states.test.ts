@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
-  assertNoStrayProcesses,
+  type CliServer,
+  closeBrowserSuite,
   DESKTOP,
-  launchBrowser,
   loadPage,
+  openBrowserSuite,
   openShell,
   pageUrl,
   processBaseline,
@@ -19,7 +20,6 @@ import {
   typeCommand,
   waitForBuffer,
   waitForState,
-  type CliServer,
 } from '../helpers/browser.js';
 
 /** Runs `stty size` and returns "ROWS COLS" as the shell sees it. */
@@ -38,17 +38,9 @@ describe('the page in Chromium', () => {
   const baseline = processBaseline();
 
   before(async () => {
-    [browser, cli] = await Promise.all([launchBrowser(), startCli()]);
-    context = await browser.newContext(DESKTOP);
-    page = await context.newPage();
+    ({ browser, cli, context, page } = await openBrowserSuite(DESKTOP));
   });
-
-  after(async () => {
-    await context?.close();
-    await browser?.close();
-    await cli?.close();
-    await assertNoStrayProcesses(baseline);
-  });
+  after(() => closeBrowserSuite({ browser, cli, context }, baseline));
 
   it('opens the printed URL, shows connecting then connected, and runs a typed command', async () => {
     assert.match(cli.url, /^http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{20,}$/);

@@ -7,18 +7,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
-  assertNoStrayProcesses,
-  launchBrowser,
+  type CliServer,
+  closeBrowserSuite,
+  openBrowserSuite,
   openShell,
   pageUrl,
   PHONE,
   processBaseline,
   runCommand,
   saveScreenshot,
-  startCli,
   typeCommand,
   waitForBuffer,
-  type CliServer,
 } from '../helpers/browser.js';
 
 /**
@@ -51,17 +50,9 @@ describe('the page on a phone', () => {
   const baseline = processBaseline();
 
   before(async () => {
-    [browser, cli] = await Promise.all([launchBrowser(), startCli()]);
-    context = await browser.newContext(PHONE);
-    page = await context.newPage();
+    ({ browser, cli, context, page } = await openBrowserSuite(PHONE));
   });
-
-  after(async () => {
-    await context?.close();
-    await browser?.close();
-    await cli?.close();
-    await assertNoStrayProcesses(baseline);
-  });
+  after(() => closeBrowserSuite({ browser, cli, context }, baseline));
 
   it('shows the key bar, whose keys send Ctrl+C, arrows, Esc, Tab, | ~ / and Alt', async () => {
     await openShell(page, pageUrl(cli, { renderer: 'dom' }));

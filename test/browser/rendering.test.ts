@@ -4,20 +4,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
-  assertNoStrayProcesses,
   bufferText,
+  type CliServer,
+  closeBrowserSuite,
   DESKTOP,
   launchBrowser,
+  openBrowserSuite,
   openShell,
   pageUrl,
   processBaseline,
   PROMPT,
   runCommand,
   saveScreenshot,
-  startCli,
   typeCommand,
   waitForBuffer,
-  type CliServer,
 } from '../helpers/browser.js';
 
 /** The WebGL renderer's canvas (the link layer beside it is a 2D canvas). */
@@ -43,17 +43,9 @@ describe('rendering in Chromium', () => {
   const baseline = processBaseline();
 
   before(async () => {
-    [browser, cli] = await Promise.all([launchBrowser(), startCli()]);
-    context = await browser.newContext(DESKTOP);
-    page = await context.newPage();
+    ({ browser, cli, context, page } = await openBrowserSuite(DESKTOP));
   });
-
-  after(async () => {
-    await context?.close();
-    await browser?.close();
-    await cli?.close();
-    await assertNoStrayProcesses(baseline);
-  });
+  after(() => closeBrowserSuite({ browser, cli, context }, baseline));
 
   it('draws with WebGL, and falls back to the DOM renderer when the context is lost', async () => {
     await openShell(page, cli.url);

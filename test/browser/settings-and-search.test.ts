@@ -4,17 +4,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
-  assertNoStrayProcesses,
+  type CliServer,
+  closeBrowserSuite,
   DESKTOP,
-  launchBrowser,
+  openBrowserSuite,
   openShell,
   pageUrl,
   processBaseline,
   runCommand,
   saveScreenshot,
-  startCli,
   waitForBuffer,
-  type CliServer,
 } from '../helpers/browser.js';
 
 async function fontSize(page: Page): Promise<number | undefined> {
@@ -42,17 +41,9 @@ describe('settings and search in Chromium', () => {
   const baseline = processBaseline();
 
   before(async () => {
-    [browser, cli] = await Promise.all([launchBrowser(), startCli()]);
-    context = await browser.newContext(DESKTOP);
-    page = await context.newPage();
+    ({ browser, cli, context, page } = await openBrowserSuite(DESKTOP));
   });
-
-  after(async () => {
-    await context?.close();
-    await browser?.close();
-    await cli?.close();
-    await assertNoStrayProcesses(baseline);
-  });
+  after(() => closeBrowserSuite({ browser, cli, context }, baseline));
 
   // Each test starts with nothing remembered and no listeners of an earlier test.
   async function freshPage(): Promise<Page> {

@@ -9,9 +9,16 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+} from 'playwright-core';
 import type { Terminal } from '@xterm/xterm';
 
+import { assertNoStrayProcesses } from './processes.js';
 export { assertNoStrayProcesses, processBaseline } from './processes.js';
 import { waitFor } from './wait-for.js';
 
@@ -362,4 +369,30 @@ export async function locateText(
     },
     { text: needle, whole: options.whole === true },
   );
+}
+
+/** What most browser suites share: one Chromium, one CLI server, one context with a page. */
+export interface BrowserSuite {
+  readonly browser: Browser;
+  readonly cli: CliServer;
+  readonly context: BrowserContext;
+  readonly page: Page;
+}
+
+/** Starts Chromium and the CLI together, then a context (`options`: viewport…) and a page. */
+export async function openBrowserSuite(options: BrowserContextOptions): Promise<BrowserSuite> {
+  const [browser, cli] = await Promise.all([launchBrowser(), startCli()]);
+  const context = await browser.newContext(options);
+  return { browser, cli, context, page: await context.newPage() };
+}
+
+/** Ends what openBrowserSuite started (any part may be missing after a failed start). */
+export async function closeBrowserSuite(
+  suite: Partial<BrowserSuite>,
+  baseline: ReadonlySet<number>,
+): Promise<void> {
+  await suite.context?.close();
+  await suite.browser?.close();
+  await suite.cli?.close();
+  await assertNoStrayProcesses(baseline);
 }
