@@ -119,6 +119,23 @@ describe('the spawner', () => {
     await closeOf(client);
   });
 
+  it('ends the shells of clients that left while their shells were starting', async () => {
+    const before = descendants().length;
+    const clients = Array.from({ length: 20 }, () => {
+      const client = new V1Client(server.wsUrl, { credential: TEST_TOKEN });
+      // Cut as soon as the hello is out: the shell starts (or not) after the client left.
+      void client.opened.then(() => setImmediate(() => client.socket.terminate()));
+      return client;
+    });
+    await Promise.all(clients.map((client) => client.closed));
+    await waitFor(() => descendants().length === before, {
+      timeout: 10_000,
+      message: 'no shell left of the clients that left',
+    });
+    const late = server.logs.filter((line) => line.msg === 'shell started after the client left');
+    console.log(`# ${late.length} of 20 shells started after their client had left`);
+  });
+
   it('carries on when it is killed: the shell’s status is unknown, the next shell starts', async () => {
     const client = await connect(server);
     const [spawner] = spawners();
