@@ -118,8 +118,8 @@ sub hang_up {
   my @sessions = keys %shells;
   return unless @sessions;
   kill 'HUP', map { -$_ } @sessions;
-  my $deadline = time + HANGUP_GRACE_SECONDS;
-  while (%shells && time < $deadline) {
+  for (1 .. HANGUP_GRACE_SECONDS * 20) {    # 50 ms steps
+    last unless %shells;
     select(undef, undef, undef, 0.05);
     reap();
   }

@@ -38,6 +38,7 @@ const DEFAULTS: CliOptions = {
   recordInput: false,
   metrics: false,
   allowedOrigins: [],
+  frameAncestors: [],
   maxConnections: 1024,
   command: undefined,
 };
@@ -118,6 +119,8 @@ describe('parseCliArgs', () => {
           'https://console.example.com',
           '--allowed-origin',
           'http://localhost:3000',
+          '--frame-ancestors',
+          'https://console.example.com',
           '--max-connections',
           '7',
           '--',
@@ -142,6 +145,7 @@ describe('parseCliArgs', () => {
         recordInput: true,
         metrics: true,
         allowedOrigins: ['https://console.example.com', 'http://localhost:3000'],
+        frameAncestors: ['https://console.example.com'],
         maxConnections: 7,
         command: ['/bin/zsh', '-l'],
       },
@@ -309,6 +313,9 @@ describe('parseCliArgs', () => {
       [['--allowed-origin', 'https://example.com/app'], '--allowed-origin'],
       [['--allowed-origin', 'ftp://example.com'], '--allowed-origin'],
       [['--allowed-origin', 'https://ok.example', '--allowed-origin', '*'], '--allowed-origin'],
+      [['--frame-ancestors', "'self'"], '--frame-ancestors'],
+      [['--frame-ancestors', 'https://ok.example', '--frame-ancestors', '*'], '--frame-ancestors'],
+      [['--frame-ancestors', 'https://ok.example/page'], '--frame-ancestors'],
     ];
     for (const [argv, flag] of bad) {
       it(argv.join(' '), () => {

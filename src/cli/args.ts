@@ -37,6 +37,7 @@ export interface CliOptions {
   readonly recordInput: boolean;
   readonly metrics: boolean;
   readonly allowedOrigins: readonly string[];
+  readonly frameAncestors: readonly string[];
   readonly maxConnections: number;
   /** The shell command after `--`, or undefined for the default login shell. */
   readonly command: readonly string[] | undefined;
@@ -82,6 +83,8 @@ Options:
                               anyone who reaches it gets a shell
   --allowed-origin ORIGIN     also accept WebSocket upgrades from this page origin
                               (repeatable; the server's own host is always accepted)
+  --frame-ancestors ORIGIN    let pages of this origin show the page in a frame
+                              (repeatable; default: no framing)
   --max-connections N         connections served at once (default 1024)
   --log-level LEVEL           error, warn, info, debug-min or debug (default info)
   --shell-logout-wait SECS    SIGHUP to SIGKILL wait when ending a shell (default 1)
@@ -332,6 +335,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         'jwt-issuer': { type: 'string' },
         'allow-unauthenticated-remote': { type: 'boolean' },
         'allowed-origin': { type: 'string', multiple: true },
+        'frame-ancestors': { type: 'string', multiple: true },
         'max-connections': { type: 'string' },
         'log-level': { type: 'string' },
         'shell-logout-wait': { type: 'string' },
@@ -388,11 +392,13 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
           'listen on loopback or a --socket, or add --allow-unauthenticated-remote if that is meant',
       );
     }
-    for (const origin of values['allowed-origin'] ?? []) {
-      if (!/^https?:\/\/[^/\s]+$/i.test(origin)) {
-        throw new FlagError(
-          `--allowed-origin must be an origin such as https://example.com, got '${origin}'`,
-        );
+    for (const flag of ['allowed-origin', 'frame-ancestors'] as const) {
+      for (const origin of values[flag] ?? []) {
+        if (!/^https?:\/\/[^/\s]+$/i.test(origin)) {
+          throw new FlagError(
+            `--${flag} must be an origin such as https://example.com, got '${origin}'`,
+          );
+        }
       }
     }
     const shellLogoutWait = seconds(
@@ -438,6 +444,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         recordInput: values['record-input'] === true,
         metrics: values.metrics === true,
         allowedOrigins: values['allowed-origin'] ?? [],
+        frameAncestors: values['frame-ancestors'] ?? [],
         maxConnections: wholeNumber(
           'max-connections',
           values['max-connections'],

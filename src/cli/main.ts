@@ -193,6 +193,7 @@ async function main(): Promise<void> {
       ...(givenToken !== undefined ? { token: givenToken } : {}),
       logger: log,
       allowedOrigins: options.allowedOrigins,
+      frameAncestors: options.frameAncestors,
       maxConnections: options.maxConnections,
       shellLogoutWait: options.shellLogoutWait,
       shellTerminateWait: options.shellTerminateWait,

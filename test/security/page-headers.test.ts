@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RawConnection, upgradeRequest } from '../helpers/hostile.js';
+import { createShellServer } from '../../src/server/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../dist/client', import.meta.url));
@@ -92,6 +93,31 @@ describe('the page headers', () => {
     assert.equal(page.status, 200);
     assert.match(String(page.headers['content-type']), /^text\/html/);
     assertSecurityHeaders(page.headers, '/');
+  });
+
+  it('let only the origins given as frameAncestors frame the page', async () => {
+    const framed = await startServer({
+      auth: 'none',
+      frameAncestors: ['https://Console.Example.com', 'http://127.0.0.1:8080'],
+    });
+    try {
+      const { headers } = await fetchPath(framed, '/');
+      const csp = String(headers['content-security-policy']);
+      assert.match(
+        csp,
+        /; frame-ancestors https:\/\/console\.example\.com http:\/\/127\.0\.0\.1:8080$/,
+      );
+      assert.match(csp, /^default-src 'none'; script-src 'self';/, 'the rest of the CSP stays');
+      // X-Frame-Options cannot name origins: with it, browsers without CSP would refuse them.
+      assert.equal(headers['x-frame-options'], undefined);
+      assert.equal(headers['x-content-type-options'], 'nosniff');
+    } finally {
+      await framed.close();
+    }
+    assert.throws(
+      () => createShellServer({ auth: 'none', frameAncestors: ['console.example.com'] }),
+      /options\.frameAncestors: not an http\(s\) origin: console\.example\.com/,
+    );
   });
 
   it('are the same on every asset the page loads', async () => {

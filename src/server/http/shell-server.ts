@@ -44,6 +44,11 @@ export interface ShellServerOptions extends Omit<
   readonly token?: string;
   /** Origins allowed besides the server's own host, such as `https://console.example.com`. */
   readonly allowedOrigins?: readonly string[];
+  /**
+   * Origins whose pages may show the page in a frame (CSP `frame-ancestors`), such as
+   * `https://console.example.com`. @default none: the page cannot be framed
+   */
+  readonly frameAncestors?: readonly string[];
   /** Connections served at once; one more is closed with XJS_ERR_SERVER_FULL. @default 1024 */
   readonly maxConnections?: number;
   /** The directory of the built page. @default the page bundled with this package */
@@ -113,15 +118,30 @@ export type ShellServerEvents = 'connection-end' | 'idle' | 'idle-timeout';
 
 const DEFAULT_MAX_CONNECTIONS = 1024;
 
-const SECURITY_HEADERS: Record<string, string> = {
-  // Only our own assets; xterm.js sets inline styles, so style-src needs 'unsafe-inline'.
-  'Content-Security-Policy':
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'X-Frame-Options': 'DENY',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-};
+/** The page's security headers; `frameAncestors` are the origins that may show it in a frame. */
+function securityHeaders(frameAncestors: readonly string[]): Record<string, string> {
+  const framing = frameAncestors.length === 0 ? "'none'" : frameAncestors.join(' ');
+  return {
+    // Only our own assets; xterm.js sets inline styles, so style-src needs 'unsafe-inline'.
+    'Content-Security-Policy': `default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors ${framing}`,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    // X-Frame-Options cannot name origins; where it would deny them, CSP decides alone.
+    ...(frameAncestors.length === 0 ? { 'X-Frame-Options': 'DENY' } : {}),
+    'Cross-Origin-Opener-Policy': 'same-origin',
+  };
+}
+
+/** Normalised http(s) origins of an option, or a TypeError naming it. */
+function originsOption(name: string, origins: readonly string[] | undefined): string[] {
+  return (origins ?? []).map((origin) => {
+    const normalised = normaliseOrigin(origin);
+    if (normalised === undefined) {
+      throw new TypeError(`options.${name}: not an http(s) origin: ${origin}`);
+    }
+    return normalised;
+  });
+}
 
 function defaultClientDir(): string {
   // dist/server/http -> dist/client (src/server/http -> dist/client when run from source)
@@ -176,6 +196,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
   private readonly _assets: StaticAssets;
   private readonly _wss: WebSocketServer;
   private readonly _allowedOrigins: Set<string>;
+  private readonly _pageHeaders: Record<string, string>;
   private readonly _maxConnections: number;
   private readonly _shutdown = new AbortController();
   private readonly _running = new Set<Promise<HandlerResult>>();
@@ -194,15 +215,8 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     this.token = auth.token;
     this._log = _options.logger ?? createLogger({ level: _options.logLevel ?? 'info' });
     this._assets = new StaticAssets(_options.clientDir ?? defaultClientDir());
-    this._allowedOrigins = new Set(
-      (_options.allowedOrigins ?? []).map((origin) => {
-        const normalised = normaliseOrigin(origin);
-        if (normalised === undefined) {
-          throw new TypeError(`options.allowedOrigins: not an http(s) origin: ${origin}`);
-        }
-        return normalised;
-      }),
-    );
+    this._allowedOrigins = new Set(originsOption('allowedOrigins', _options.allowedOrigins));
+    this._pageHeaders = securityHeaders(originsOption('frameAncestors', _options.frameAncestors));
     const max = _options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new RangeError('options.maxConnections must be a positive whole number');
@@ -348,7 +362,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
   }
 
   private _httpOnRequest(request: IncomingMessage, response: ServerResponse): void {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+    for (const [name, value] of Object.entries(this._pageHeaders)) {
       response.setHeader(name, value);
     }
     const pathname = requestPath(request.url);
