@@ -37,6 +37,13 @@ async function run(client: V1Client, command: string): Promise<string> {
   return text.slice(text.indexOf(begin) + begin.length, text.indexOf(end));
 }
 
+/** The spawner that started the shell of `client`: its parent. */
+async function spawnerOf(client: V1Client): Promise<ProcInfo | undefined> {
+  const shell = Number((await run(client, 'echo $$')).trim());
+  const parent = descendants().find((info) => info.pid === shell)?.ppid;
+  return spawners().find((info) => info.pid === parent);
+}
+
 let baseline: Baseline;
 before(() => {
   baseline = takeBaseline();
@@ -94,7 +101,7 @@ describe('the spawner', () => {
 
   it('ignores SIGINT and SIGTERM meant for the server, and still reports exit statuses', async () => {
     const client = await connect(server);
-    const [spawner] = spawners();
+    const spawner = await spawnerOf(client);
     assert.ok(spawner, 'a spawner runs while a shell does');
     process.kill(spawner.pid, 'SIGINT');
     process.kill(spawner.pid, 'SIGTERM');
@@ -138,8 +145,8 @@ describe('the spawner', () => {
 
   it('carries on when it is killed: the shell’s status is unknown, the next shell starts', async () => {
     const client = await connect(server);
-    const [spawner] = spawners();
-    assert.ok(spawner);
+    const spawner = await spawnerOf(client);
+    assert.ok(spawner, 'the shell’s spawner');
     process.kill(spawner.pid, 'SIGKILL');
     client.sendInput('exit 3\r');
     assert.equal((await client.closed).code, 1000);
