@@ -15,6 +15,7 @@ import {
   saveScreenshot,
   waitForBuffer,
 } from '../helpers/browser.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 async function fontSize(page: Page): Promise<number | undefined> {
   return page.evaluate(() => window.term.options.fontSize);
@@ -195,6 +196,10 @@ describe('settings and search in Chromium', () => {
       headers.set(new URL(response.url()).pathname, response.headers());
     });
     await openShell(fresh, cli.url);
+    // The links addon is fetched after the first hello, not on the way to the prompt.
+    await waitFor(() => [...headers.keys()].some((path) => path.includes('/addon-web-links-')), {
+      message: 'the links chunk, fetched after the first hello',
+    });
     await own.close();
     const html = headers.get('/');
     assert.equal(html?.['cache-control'], 'no-cache');
