@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Frame, Page } from 'playwright-core';
 import {
   assertNoStrayProcesses,
+  bufferText,
   DESKTOP,
   launchBrowser,
   processBaseline,
@@ -41,18 +42,6 @@ async function shellFrames(page: Page): Promise<Frame[]> {
     }
   }
   return frames;
-}
-
-/** The text of the terminal's buffer in `frame`. */
-async function frameBufferText(frame: Frame): Promise<string> {
-  return frame.evaluate(() => {
-    const buffer = window.term.buffer.active;
-    const lines: string[] = [];
-    for (let row = 0; row < buffer.length; row++) {
-      lines.push(buffer.getLine(row)?.translateToString(true) ?? '');
-    }
-    return lines.join('\n');
-  });
 }
 
 describe('the page in a frame of another site', () => {
@@ -107,7 +96,7 @@ describe('the page in a frame of another site', () => {
     );
     await shell.locator('.xterm').click();
     await page.keyboard.type('echo framed-$((6*7))\n');
-    await waitFor(async () => /^framed-42$/m.test(await frameBufferText(shell)), {
+    await waitFor(async () => /^framed-42$/m.test(await bufferText(shell)), {
       message: 'the answer in the framed terminal',
     });
     await page.close();

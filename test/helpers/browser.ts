@@ -14,6 +14,7 @@ import {
   type Browser,
   type BrowserContext,
   type BrowserContextOptions,
+  type Frame,
   type Page,
 } from 'playwright-core';
 import type { Terminal } from '@xterm/xterm';
@@ -170,7 +171,7 @@ export async function startCli(args: readonly string[] = []): Promise<CliServer>
 }
 
 /** The whole xterm.js buffer (scrollback and screen) as text, one line per row. */
-export async function bufferText(page: Page): Promise<string> {
+export async function bufferText(page: Page | Frame): Promise<string> {
   return page.evaluate(() => {
     const buffer = window.term.buffer.active;
     const lines: string[] = [];
