@@ -14,11 +14,11 @@ import {
   writeSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import tty from 'node:tty';
 import * as nodePty from 'node-pty';
 import type { ExitStatus } from '../protocol/v1.js';
+import { toExitStatus } from './exit-status.js';
 import { shellSpawner, UNKNOWN_EXIT } from './shell-spawner.js';
 
 export interface Disposable {
@@ -80,17 +80,6 @@ interface Pty {
   resize(cols: number, rows: number): void;
   pause(): void;
   resume(): void;
-}
-
-const SIGNAL_NAMES = new Map<number, string>(
-  Object.entries(osConstants.signals).map(([name, number]) => [number, name]),
-);
-
-function toExitStatus(exitCode: number, signal: number | undefined): ExitStatus {
-  if (signal !== undefined && signal > 0) {
-    return { code: null, signal: SIGNAL_NAMES.get(signal) ?? `signal ${signal}` };
-  }
-  return { code: exitCode, signal: null };
 }
 
 class PtyShellProcess implements ShellProcess {

@@ -7,20 +7,16 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { ExitStatus } from '../protocol/v1.js';
+import { toExitStatus } from './exit-status.js';
 
 /** Same place relative to src/server and dist/server. */
 const SCRIPT = fileURLToPath(new URL('../../libexec/shell-spawner.pl', import.meta.url));
 const PERL = '/usr/bin/perl';
 /** With no shell left, the spawner lingers this long for the next one before it is ended. */
 const LINGER_MS = 1000;
-
-const SIGNAL_NAMES = new Map<number, string>(
-  Object.entries(osConstants.signals).map(([name, number]) => [number, name]),
-);
 
 export interface SpawnRequest {
   /** The pty's slave path, `/dev/pts/N`. */
@@ -125,9 +121,10 @@ class ShellSpawner {
         const pid = Number(first);
         const listener = this._exitListeners.get(pid);
         this._exitListeners.delete(pid);
-        const signal =
-          third === '-' ? null : (SIGNAL_NAMES.get(Number(third)) ?? `signal ${third}`);
-        listener?.({ code: second === '-' ? null : Number(second), signal });
+        // `X pid code -` or `X pid - signal`
+        listener?.(
+          toExitStatus(Number(second === '-' ? 0 : second), Number(third === '-' ? 0 : third)),
+        );
       }
     }
     this._lingerIfIdle();

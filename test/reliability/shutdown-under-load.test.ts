@@ -178,24 +178,39 @@ function endSessions(shells: ReadonlySet<number>): void {
   }
 }
 
+/** The built CLI, started after a snapshot of this process. */
+async function startSuiteCli(): Promise<{ ownBefore: ProcessSnapshot; cli: Cli }> {
+  assert.ok(existsSync(CLI), `${CLI} is missing: run npm run build first`);
+  const ownBefore = snapshotProcess();
+  return { ownBefore, cli: await startCli() };
+}
+
+/**
+ * Kills the CLI if a test left it running, ends what is left of `shells` (also what a crash's
+ * hangup did not end), and checks that nothing outlives the suite.
+ */
+async function endSuiteCli(
+  cli: Cli,
+  shells: ReadonlySet<number>,
+  ownBefore: ProcessSnapshot,
+): Promise<void> {
+  if (cli.child.exitCode === null && cli.child.signalCode === null) {
+    cli.child.kill('SIGKILL');
+  }
+  await cli.exited;
+  endSessions(shells);
+  await expectNothingLeftBehind(ownBefore, { timeout: 20_000 });
+}
+
 describe('the CLI sent SIGTERM while serving 100 live sessions', () => {
   let ownBefore: ProcessSnapshot;
   let cli: Cli;
   const shells = new Set<number>();
 
   before(async () => {
-    assert.ok(existsSync(CLI), `${CLI} is missing: run npm run build first`);
-    ownBefore = snapshotProcess();
-    cli = await startCli();
+    ({ ownBefore, cli } = await startSuiteCli());
   });
-  after(async () => {
-    if (cli.child.exitCode === null && cli.child.signalCode === null) {
-      cli.child.kill('SIGKILL');
-    }
-    await cli.exited;
-    endSessions(shells);
-    await expectNothingLeftBehind(ownBefore, { timeout: 20_000 });
-  });
+  after(() => endSuiteCli(cli, shells, ownBefore));
 
   it('ends every shell and job within the waits, closes every client with 1001, exits 0', async () => {
     const sessions: Session[] = [];
@@ -293,19 +308,9 @@ describe('the CLI killed with SIGKILL (a crash, the OOM killer)', () => {
   const shells = new Set<number>();
 
   before(async () => {
-    assert.ok(existsSync(CLI), `${CLI} is missing: run npm run build first`);
-    ownBefore = snapshotProcess();
-    cli = await startCli();
+    ({ ownBefore, cli } = await startSuiteCli());
   });
-  after(async () => {
-    if (cli.child.exitCode === null && cli.child.signalCode === null) {
-      cli.child.kill('SIGKILL');
-    }
-    await cli.exited;
-    // What the kernel's hangup did not end is ended here, so that no shell outlives the suite.
-    endSessions(shells);
-    await expectNothingLeftBehind(ownBefore, { timeout: 20_000 });
-  });
+  after(() => endSuiteCli(cli, shells, ownBefore));
 
   it('leaves no shell running: the pty hangup ends them, the spawner what ignores it', async () => {
     const idle: Session[] = [];

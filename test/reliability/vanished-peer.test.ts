@@ -54,6 +54,25 @@ function resultsOf(server: TestServer): HandlerResult[] {
   return results;
 }
 
+/** A server that pings every PING_INTERVAL; `ownBefore` is this process before it started. */
+async function startPingingServer(
+  resumeWindow: number,
+): Promise<{ ownBefore: ProcessSnapshot; server: TestServer }> {
+  const ownBefore = snapshotProcess();
+  const server = await startServer({
+    userShellCommand: BASH,
+    pingInterval: PING_INTERVAL,
+    resumeWindow,
+  });
+  return { ownBefore, server };
+}
+
+/** Stops the server and checks that it left no process or descriptor behind. */
+async function stopPingingServer(server: TestServer, ownBefore: ProcessSnapshot): Promise<void> {
+  await server.close();
+  await expectNothingLeftBehind(ownBefore);
+}
+
 describe('a client that vanishes without a close frame', () => {
   let ownBefore: ProcessSnapshot;
   let server: TestServer;
@@ -61,20 +80,12 @@ describe('a client that vanishes without a close frame', () => {
   let results: HandlerResult[];
 
   before(async () => {
-    ownBefore = snapshotProcess();
     // No resume window: the shell ends with its connection, as in the original.
-    server = await startServer({
-      userShellCommand: BASH,
-      pingInterval: PING_INTERVAL,
-      resumeWindow: 0,
-    });
+    ({ ownBefore, server } = await startPingingServer(0));
     results = resultsOf(server);
   });
   afterEach(() => proxy?.close());
-  after(async () => {
-    await server.close();
-    await expectNothingLeftBehind(ownBefore);
-  });
+  after(() => stopPingingServer(server, ownBefore));
 
   for (const protocol of ['v1', 'legacy'] as const) {
     it(`is cut within two ping intervals and its shell and job are ended (${protocol})`, async () => {
@@ -171,18 +182,12 @@ describe('a client whose typing waits for a busy shell', () => {
   let proxy: FreezableProxy;
 
   before(async () => {
-    ownBefore = snapshotProcess();
-    server = await startServer({
-      userShellCommand: BASH,
-      pingInterval: PING_INTERVAL,
-      resumeWindow: 0,
-    });
+    ({ ownBefore, server } = await startPingingServer(0));
     proxy = await FreezableProxy.start(server.port);
   });
   after(async () => {
     await proxy.close();
-    await server.close();
-    await expectNothingLeftBehind(ownBefore);
+    await stopPingingServer(server, ownBefore);
   });
 
   it('is not cut while the server has stopped reading its socket', async () => {
@@ -231,18 +236,12 @@ describe('a v1 page that vanishes while resume is on', () => {
   let proxy: FreezableProxy;
 
   before(async () => {
-    ownBefore = snapshotProcess();
-    server = await startServer({
-      userShellCommand: BASH,
-      pingInterval: PING_INTERVAL,
-      resumeWindow: RESUME_WINDOW,
-    });
+    ({ ownBefore, server } = await startPingingServer(RESUME_WINDOW));
     proxy = await FreezableProxy.start(server.port);
   });
   after(async () => {
     await proxy.close();
-    await server.close();
-    await expectNothingLeftBehind(ownBefore);
+    await stopPingingServer(server, ownBefore);
   });
 
   it('keeps its shell for the resume window, then ends the shell and its job', async () => {
