@@ -212,11 +212,6 @@ export async function waitForBuffer(
   }
 }
 
-/** How many prompts the buffer shows: wait for one more after a command to know it finished. */
-export async function promptCount(page: Page): Promise<number> {
-  return (await bufferText(page)).split(PROMPT).length - 1;
-}
-
 /** Types `command` and Enter into the focused terminal, as a user would. */
 export async function typeCommand(page: Page, command: string): Promise<void> {
   await page.keyboard.type(command);
@@ -266,38 +261,51 @@ export async function openShell(target: BrowserContext | Page, url: string): Pro
   return page;
 }
 
+/** The buffer's text with the rows the terminal wrapped joined back into their lines. */
+async function logicalText(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const buffer = window.term.buffer.active;
+    let text = '';
+    for (let row = 0; row < buffer.length; row++) {
+      const line = buffer.getLine(row);
+      // A row that wraps on keeps its trailing blanks: they are part of the line.
+      const trim = buffer.getLine(row + 1)?.isWrapped !== true;
+      text +=
+        (row > 0 && line?.isWrapped !== true ? '\n' : '') + (line?.translateToString(trim) ?? '');
+    }
+    return text;
+  });
+}
+
+function occurrences(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
 /**
  * Runs `command` and waits for the prompt after it: the command has finished. Returns the
- * buffer's text from the command line on.
+ * buffer's text (wrapped rows joined) from the command line on.
  */
 export async function runCommand(page: Page, command: string, timeout = DEADLINE): Promise<string> {
-  const before = await promptCount(page);
+  const before = await logicalText(page);
+  const prompts = occurrences(before, PROMPT);
+  const echoes = occurrences(before, command);
   await typeCommand(page, command);
-  // A prompt after the command's own line: counting prompts alone would take a new shell's
-  // first prompt, printed after the command was typed ahead, for the command's end.
-  await page.waitForFunction(
-    ({ count, prompt, typed }) => {
-      // Rows the terminal wrapped are joined back into their line, so a long command matches.
-      const buffer = window.term.buffer.active;
-      let text = '';
-      for (let row = 0; row < buffer.length; row++) {
-        const line = buffer.getLine(row);
-        // A row that wraps on keeps its trailing blanks: they are part of the line.
-        const trim = buffer.getLine(row + 1)?.isWrapped !== true;
-        text +=
-          (row > 0 && line?.isWrapped !== true ? '\n' : '') + (line?.translateToString(trim) ?? '');
-      }
-      const line = text.lastIndexOf(typed);
+  // Done at a prompt after the command's own, new line. Counting prompts alone would take a new
+  // shell's first prompt, printed after the command was typed ahead, for the command's end; and
+  // the same command run earlier (by a shell since replaced) may still be in the scrollback.
+  let text = '';
+  await waitFor(
+    async () => {
+      text = await logicalText(page);
+      const line = text.lastIndexOf(command);
       return (
-        text.split(prompt).length - 1 > count &&
-        line >= 0 &&
-        text.indexOf(prompt, line + typed.length) >= 0
+        occurrences(text, PROMPT) > prompts &&
+        occurrences(text, command) > echoes &&
+        text.indexOf(PROMPT, line + command.length) >= 0
       );
     },
-    { count: before, prompt: PROMPT, typed: command },
-    { polling: 50, timeout },
+    { timeout, interval: 50, message: `the prompt after \`${command}\`` },
   );
-  const text = await bufferText(page);
   return text.slice(text.lastIndexOf(command));
 }
 

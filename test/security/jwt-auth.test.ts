@@ -82,7 +82,10 @@ describe('JWT authentication', () => {
   });
 
   it('refuses bad tokens with 4001 and logs why, starting no shell', async () => {
-    const shells = descendants().length;
+    // The earlier tests' shells end after their sockets close: wait, so none is counted here.
+    await waitFor(() => descendants().length === baseline, { message: 'earlier shells to end' });
+    const started = (): number => server.logs.filter((line) => line.msg === 'shell started').length;
+    const shellsBefore = started();
     const bad: Array<[string, RegExp]> = [
       [await token({ exp: Math.floor(Date.now() / 1000) - 120 }), /EXPIRED/],
       [await token({ aud: 'another-app' }), /"aud"/],
@@ -98,7 +101,8 @@ describe('JWT authentication', () => {
       const client = new V1Client(server.wsUrl, { credential: jwt });
       const closed = await waitFor(() => client.closeInfo, { message: `a refusal (${reason})` });
       assert.deepEqual(closed, { code: 4001, reason: 'Authentication failed' });
-      assert.equal(descendants().length, shells, 'a shell started for a bad token');
+      assert.equal(descendants().length, baseline, 'a shell runs for a bad token');
+      assert.equal(started(), shellsBefore, 'a shell started for a bad token');
       const refusal = server.logs.filter((line) => line.msg === 'JWT refused').at(-1);
       assert.match(String(refusal?.reason), reason);
     }
