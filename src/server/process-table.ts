@@ -10,6 +10,8 @@ export interface ProcessEntry {
   readonly pgid: number;
   /** True for a zombie: it is dead and can no longer be signalled. */
   readonly zombie: boolean;
+  /** The state letter of /proc/PID/stat: R running, S sleeping, D uninterruptible, Z zombie… */
+  readonly state: string;
 }
 
 /**
@@ -87,7 +89,9 @@ function scan(): Map<number, ProcessEntry[]> {
     if (stat === null) {
       continue;
     }
-    const entry: ProcessEntry = { pid: stat.pid, pgid: stat.pgid, zombie: stat.state === 'Z' };
+    // X (dead) is only ever seen for an instant, on its way out of the table.
+    const zombie = stat.state === 'Z' || stat.state === 'X';
+    const entry: ProcessEntry = { pid: stat.pid, pgid: stat.pgid, zombie, state: stat.state };
     const members = bySession.get(stat.sid);
     if (members === undefined) {
       bySession.set(stat.sid, [entry]);

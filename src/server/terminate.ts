@@ -21,12 +21,15 @@ export type TerminateOutcome = 'exited' | 'killed' | 'gave-up';
 
 const POLL_MS = 50;
 /**
- * A process that got SIGKILL this recently may simply not have been scheduled to die yet (a
- * loaded machine), or was forked just before its parent's SIGKILL and seen only now: past the
- * terminate wait it gets more rounds rather than an error, for at most LAST_ROUNDS_MS.
+ * Past the terminate wait, a process that is still there after its SIGKILL is given more polls
+ * rather than an error when it is dying, not stuck: SIGKILL cannot be caught, so a process not
+ * in uninterruptible sleep (state D) only waits to be scheduled (a loaded machine), and one that
+ * got its SIGKILL within KILL_GRACE_MS may have been forked just before its parent's and seen
+ * only now. At most LAST_ROUNDS polls: counted in polls, not milliseconds, because a server busy
+ * ending a hundred shells polls late, and one late poll must not decide.
  */
 const KILL_GRACE_MS = 250;
-const LAST_ROUNDS_MS = 1000;
+const LAST_ROUNDS = 20;
 
 function signal(target: number, name: NodeJS.Signals): void {
   try {
@@ -82,6 +85,7 @@ export async function terminateSession(
   let killed = false;
   /** When each process first got SIGKILL: only surviving it for a while means giving up. */
   const killedAt = new Map<number, number>();
+  let lastRounds = 0;
   for (;;) {
     await sleep(POLL_MS);
     members = alive();
@@ -100,15 +104,25 @@ export async function terminateSession(
         return 'killed';
       }
       const now = Date.now();
-      const recent = members.some(
-        (entry) => now - (killedAt.get(entry.pid) ?? now) < KILL_GRACE_MS,
+      const dying = members.some(
+        (entry) => entry.state !== 'D' || now - (killedAt.get(entry.pid) ?? now) < KILL_GRACE_MS,
       );
-      if (recent && elapsed < options.terminateWaitMs + LAST_ROUNDS_MS) {
+      if (dying && ++lastRounds < LAST_ROUNDS) {
         killSession(shellPid, members, killedAt);
         continue;
       }
       log.error(
-        { shellPid, processes: members.map((entry) => entry.pid) },
+        {
+          shellPid,
+          processes: members.map((entry) => entry.pid),
+          // What an operator needs to tell a process stuck in the kernel (D) from a slow one.
+          left: members.map((entry) => ({
+            pid: entry.pid,
+            state: entry.state,
+            killedMsAgo: now - (killedAt.get(entry.pid) ?? now),
+          })),
+          elapsedMs: elapsed,
+        },
         'shell did not terminate; leaving it alive',
       );
       return 'gave-up';

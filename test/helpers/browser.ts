@@ -294,18 +294,27 @@ export async function runCommand(page: Page, command: string, timeout = DEADLINE
   // shell's first prompt, printed after the command was typed ahead, for the command's end; and
   // the same command run earlier (by a shell since replaced) may still be in the scrollback.
   let text = '';
-  await waitFor(
-    async () => {
-      text = await logicalText(page);
-      const line = text.lastIndexOf(command);
-      return (
-        occurrences(text, PROMPT) > prompts &&
-        occurrences(text, command) > echoes &&
-        text.indexOf(PROMPT, line + command.length) >= 0
-      );
-    },
-    { timeout, interval: 50, message: `the prompt after \`${command}\`` },
-  );
+  try {
+    await waitFor(
+      async () => {
+        text = await logicalText(page);
+        const line = text.lastIndexOf(command);
+        return (
+          occurrences(text, PROMPT) > prompts &&
+          occurrences(text, command) > echoes &&
+          text.indexOf(PROMPT, line + command.length) >= 0
+        );
+      },
+      { timeout, interval: 50, message: `the prompt after \`${command}\`` },
+    );
+  } catch (error) {
+    const state = await page
+      .evaluate(() => document.getElementById('status')?.dataset.state)
+      .catch(() => '?');
+    throw new Error(
+      `${(error as Error).message}; the page is ${state}, the terminal shows:\n${text.trimEnd().slice(-600)}`,
+    );
+  }
   return text.slice(text.lastIndexOf(command));
 }
 
