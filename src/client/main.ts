@@ -14,6 +14,7 @@ import { isTouchDevice, KeyBar } from './keybar.js';
 import { enableLinks, LinkTip } from './links.js';
 import { Notice } from './notice.js';
 import { PageSession } from './page-session.js';
+import { muteRepliesWhileReplaying } from './replay-replies.js';
 import { openTabMemory } from './tab-memory.js';
 import { RendererSwitch } from './renderer.js';
 import { SearchBox } from './search.js';
@@ -114,6 +115,7 @@ function start(): void {
     opened: () => loadExtras(),
   });
   window.addEventListener('online', () => session.networkOnline());
+  muteRepliesWhileReplaying(term, () => session.replaying);
 
   // Connect first: the WebSocket handshake and the server's start of the shell overlap the rest
   // of the page's setup below.

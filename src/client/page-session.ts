@@ -54,7 +54,8 @@ export class PageSession {
   /**
    * After a reload the replay repaints output the terminal never saw, queries included (vim
    * asking for the cursor position, say): they were answered long ago, and answering again
-   * would type garbage into the shell. Terminal replies are dropped until the replay is done.
+   * would type garbage into the shell. Terminal replies are dropped until the replay is done;
+   * the user's typing is not (it once was, and keys typed right after a reload were lost).
    */
   private _repliesMutedUntil = 0;
   /** When the connection was lost; reconnecting stops once the resume window has passed. */
@@ -88,18 +89,18 @@ export class PageSession {
   }
 
   sendInput(data: string): void {
-    if (!this._replaying()) {
-      this._connection?.sendInput(data);
-    }
+    this._connection?.sendInput(data);
   }
 
   sendBinary(data: string): void {
-    if (!this._replaying()) {
-      this._connection?.sendBinary(data);
-    }
+    this._connection?.sendBinary(data);
   }
 
-  private _replaying(): boolean {
+  /**
+   * Whether the terminal is parsing output replayed after a reload, whose queries must not be
+   * answered again (replay-replies.ts). Typing meanwhile is not affected.
+   */
+  get replaying(): boolean {
     const connection = this._connection;
     return connection !== undefined && connection.processedOffset < this._repliesMutedUntil;
   }

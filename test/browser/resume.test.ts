@@ -17,6 +17,7 @@ import {
   runCommand,
   startCli,
   statusText,
+  typeCommand,
   waitForBuffer,
   waitForState,
   type CliServer,
@@ -127,6 +128,66 @@ describe('the page across a dropped connection', () => {
     await waitForState(page, 'connected');
     await waitForBuffer(page, 'before-reload-42');
     assert.equal(await shellPid(page), pid, 'a reload keeps the shell');
+    await page.close();
+  });
+
+  it('runs what is typed while a reload is still drawing the replayed output', async () => {
+    const page = await openShell(context, proxiedUrl());
+    // Half a megabyte of output for the reload to replay (more lines than the scrollback).
+    await typeCommand(page, 'seq 1 80000; echo "seq-$((40+2))"');
+    await waitForBuffer(page, /^seq-42$/m);
+    // Typed the moment the page says connected, before the replay is drawn.
+    await page.addInitScript(() => {
+      new MutationObserver((_changes, observer) => {
+        if (document.getElementById('status')?.dataset.state === 'connected') {
+          observer.disconnect();
+          (window as unknown as { typedAt: number }).typedAt = window.xtermJsShell.processed;
+          window.term.input('echo typed-during-replay-$((6*7))\r');
+        }
+      }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-state'] });
+    });
+    await page.reload();
+    await waitForBuffer(page, /^typed-during-replay-42$/m);
+    const { typedAt, drawn } = await page.evaluate(() => ({
+      typedAt: (window as unknown as { typedAt: number }).typedAt,
+      drawn: window.xtermJsShell.processed,
+    }));
+    assert.ok(drawn - typedAt > 400_000, `typed at ${typedAt}, ${drawn} bytes drawn by now`);
+    await page.close();
+  });
+
+  it('does not answer again the queries that a reload replays', async () => {
+    const page = await openShell(context, proxiedUrl());
+    // Every query xterm.js answers, answered once now and read. The two cursor position
+    // reports come last: reading stops at their final `R`, which no other reply holds.
+    const queries = [
+      '\\e[5n', // device status
+      '\\e[?1$p\\e[4$p', // modes
+      '\\eP$qm\\e\\\\', // a setting (DECRQSS)
+      '\\e]10;?\\e\\\\\\e]11;?\\e\\\\\\e]12;?\\e\\\\\\e]4;1;?\\e\\\\', // colours
+      '\\e[18t', // size in characters
+      '\\e[>c\\e[c', // device attributes, secondary and primary
+      '\\e[?6n\\e[6n', // cursor position
+    ].join('');
+    const answered = await runCommand(
+      page,
+      `printf '${queries}'; read -rs -d R -t 5 a; read -rs -d R -t 5 b; echo "answered-$?"`,
+    );
+    assert.match(answered, /^answered-0$/m, 'both cursor position reports arrived');
+    await page.reload();
+    await waitForState(page, 'connected');
+    await waitFor(
+      () =>
+        page.evaluate(
+          () =>
+            window.xtermJsShell.received > 0 &&
+            window.xtermJsShell.processed === window.xtermJsShell.received,
+        ),
+      { message: 'the replay to be drawn' },
+    );
+    // An answer sent again would sit in the shell's input and spoil the next command line.
+    const text = await runCommand(page, 'echo clean-$((2+3))');
+    assert.match(text, /^clean-5$/m, text);
     await page.close();
   });
 
