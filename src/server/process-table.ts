@@ -20,7 +20,8 @@ export interface ProcessEntry {
  */
 const SNAPSHOT_TTL_MS = 20;
 
-let snapshot: { at: number; bySession: Map<number, ProcessEntry[]> } | undefined;
+/** `startedAt`: what the scan can have missed happened before it; `at`: when it ended. */
+let snapshot: { startedAt: number; at: number; bySession: Map<number, ProcessEntry[]> } | undefined;
 
 /**
  * One buffer for every stat line. readFileSync sees size 0 for /proc files and allocates 64 KiB
@@ -105,15 +106,22 @@ function scan(): Map<number, ProcessEntry[]> {
 /**
  * The processes whose session id is `sid` (a shell started by node-pty leads its own session,
  * so sid is the shell's pid). The number cannot be reused while any member is alive: Linux keeps
- * a pid allocated while it names a session or process group.
+ * a pid allocated while it names a session or process group. With `notBefore` (ms since the
+ * epoch) the answer comes from a scan started after that moment: sessions that signalled before
+ * it then share one new scan instead of each forcing its own.
  */
-export function sessionMembers(sid: number): readonly ProcessEntry[] {
-  if (snapshot === undefined || Date.now() - snapshot.at > SNAPSHOT_TTL_MS) {
+export function sessionMembers(sid: number, notBefore = 0): readonly ProcessEntry[] {
+  if (
+    snapshot === undefined ||
+    Date.now() - snapshot.at > SNAPSHOT_TTL_MS ||
+    snapshot.startedAt <= notBefore
+  ) {
+    const startedAt = Date.now();
     const bySession = scan();
     // Stamped when the scan ends: a scan that takes longer than the TTL (hundreds of processes
     // on a loaded machine) was otherwise stale at birth, and each of N terminating sessions
     // scanned again in turn, blocking the event loop for N scans (seconds at shutdown).
-    snapshot = { at: Date.now(), bySession };
+    snapshot = { startedAt, at: Date.now(), bySession };
   }
   return snapshot.bySession.get(sid) ?? [];
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { invalidateProcessTable, sessionMembers, type ProcessEntry } from './process-table.js';
+import { sessionMembers, type ProcessEntry } from './process-table.js';
 import { logDebugMin, type Logger } from './logger.js';
 
 export interface TerminateOptions {
@@ -48,9 +48,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Processes of the session that can still be signalled (zombies are dead already). */
-function liveMembers(sid: number): ProcessEntry[] {
-  return sessionMembers(sid).filter((entry) => !entry.zombie);
+/**
+ * Processes of the session that can still be signalled (zombies are dead already), as seen by a
+ * scan started after `notBefore` when given.
+ */
+function liveMembers(sid: number, notBefore?: number): ProcessEntry[] {
+  return sessionMembers(sid, notBefore).filter((entry) => !entry.zombie);
 }
 
 /**
@@ -63,8 +66,8 @@ export async function terminateSession(
 ): Promise<TerminateOutcome> {
   const { log } = options;
   const start = Date.now();
-  const alive = (): ProcessEntry[] | null => {
-    const members = liveMembers(shellPid);
+  const alive = (notBefore?: number): ProcessEntry[] | null => {
+    const members = liveMembers(shellPid, notBefore);
     // Without /proc (not Linux) the list is empty: fall back to the shell itself.
     return members.length > 0 || isAlive(shellPid) ? members : null;
   };
@@ -86,6 +89,7 @@ export async function terminateSession(
   /** When each process first got SIGKILL: only surviving it for a while means giving up. */
   const killedAt = new Map<number, number>();
   let lastRounds = 0;
+  let lastKillAt = 0;
   for (;;) {
     await sleep(POLL_MS);
     members = alive();
@@ -97,9 +101,8 @@ export async function terminateSession(
     // (a loaded server, a shutdown of many shells) the first poll after the logout wait may
     // already be past the terminate wait, and the SIGKILL stage must not be skipped.
     if (killed && elapsed >= options.terminateWaitMs) {
-      // Decide on a scan of our own: a shared one may predate our last SIGKILL.
-      invalidateProcessTable();
-      members = alive();
+      // Decide on a scan newer than our last SIGKILL (shared with the sessions that ask too).
+      members = alive(lastKillAt);
       if (members === null) {
         return 'killed';
       }
@@ -108,7 +111,7 @@ export async function terminateSession(
         (entry) => entry.state !== 'D' || now - (killedAt.get(entry.pid) ?? now) < KILL_GRACE_MS,
       );
       if (dying && ++lastRounds < LAST_ROUNDS) {
-        killSession(shellPid, members, killedAt);
+        lastKillAt = killSession(shellPid, members, killedAt);
         continue;
       }
       log.error(
@@ -136,17 +139,17 @@ export async function terminateSession(
         killed = true;
       }
       // Again on every round: a process forked meanwhile must not escape.
-      killSession(shellPid, members, killedAt);
+      lastKillAt = killSession(shellPid, members, killedAt);
     }
   }
 }
 
-/** SIGKILL to the shell and every member, noting when each was first sent it. */
+/** SIGKILL to the shell and every member, noting when each was first sent it; returns now. */
 function killSession(
   shellPid: number,
   members: readonly ProcessEntry[],
   killedAt: Map<number, number>,
-): void {
+): number {
   const now = Date.now();
   signal(shellPid, 'SIGKILL');
   for (const entry of members) {
@@ -155,4 +158,5 @@ function killSession(
       killedAt.set(entry.pid, now);
     }
   }
+  return now;
 }
