@@ -8,7 +8,7 @@
  */
 import type { IDisposable, IFunctionIdentifier, Terminal } from '@xterm/xterm';
 
-/** The CSI queries xterm.js 6 answers (DA1, DA2, DSR, DECDSR, DECRQM ANSI and DEC; CSI 18 t). */
+/** The CSI queries xterm.js 6 answers: DA1, DA2, DSR, DECDSR, DECRQM (ANSI and DEC modes). */
 const CSI_QUERIES: readonly IFunctionIdentifier[] = [
   { final: 'c' },
   { prefix: '>', final: 'c' },
