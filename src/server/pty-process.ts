@@ -48,6 +48,12 @@ export interface ShellProcess {
   /** Stops reading the pty: the shell blocks once the kernel's pty buffer is full. */
   pause(): void;
   resume(): void;
+  /**
+   * Reads what the pty still holds and closes it, once its session has been terminated. A
+   * paused pty never reads its own end, and when the exit status was lost with the spawner no
+   * status ever closes it either: it would stay open for good.
+   */
+  close(): void;
 }
 
 /** The most a single pty read returns on Linux (N_TTY_BUF_SIZE - 1). */
@@ -258,6 +264,16 @@ class PtyShellProcess implements ShellProcess {
     }
     this._paused = false;
     this._pty.resume();
+  }
+
+  close(): void {
+    clearTimeout(this._retry);
+    this._input.length = 0;
+    this._inputOffset = 0;
+    const stream = this._pty.stream;
+    if (stream !== undefined && !stream.destroyed) {
+      stream.destroy(); // drained first (_drainOnExit), so a recording gets the last output
+    }
   }
 }
 

@@ -117,6 +117,7 @@ export class ShellSession {
    */
   terminate(options: TerminateOptions): Promise<TerminateOutcome> {
     this._terminating ??= terminateSession(this.shell.pid, options).finally(() => {
+      this.shell.close();
       for (const subscription of this._subscriptions) {
         subscription.dispose();
       }

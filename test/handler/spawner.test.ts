@@ -2,18 +2,33 @@
 // environment, directory and terminal exactly; it survives signals meant for the server; it
 // goes away when idle; and when it dies, the server carries on.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { V1Client } from '../helpers/clients.js';
 import { expectNothingLeft, takeBaseline, type Baseline } from '../helpers/handler-leaks.js';
 import { closeOf } from '../helpers/handler-shell.js';
+import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
 import { descendants, SPAWNER_COMMAND, type ProcInfo } from '../helpers/processes.js';
 import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const BASH = ['/bin/bash', '--norc', '--noprofile'];
+
+/** Descriptors of pty masters open in this process, where the server runs. */
+function ptyMasters(): Set<string> {
+  const dir = `/proc/${process.pid}/fd`;
+  return new Set(
+    readdirSync(dir).filter((fd) => {
+      try {
+        return readlinkSync(`${dir}/${fd}`) === '/dev/ptmx';
+      } catch {
+        return false;
+      }
+    }),
+  );
+}
 
 function spawners(): ProcInfo[] {
   return descendants(process.pid, true).filter((info) => info.command === SPAWNER_COMMAND);
@@ -155,5 +170,29 @@ describe('the spawner', () => {
     assert.equal(await run(next, 'echo fresh-$((6*7))'), 'fresh-42\r\n');
     next.close();
     await closeOf(next);
+  });
+
+  it('closes the pty of a paused shell whose status was lost with the spawner', async () => {
+    const before = ptyMasters();
+    const client = new V1Client(server.wsUrl, { credential: TEST_TOKEN, autoAck: false });
+    await client.waitForHello();
+    const spawner = await spawnerOf(client);
+    assert.ok(spawner, 'the shell’s spawner');
+    const masters = [...ptyMasters()].filter((fd) => !before.has(fd));
+    assert.equal(masters.length, 1, 'the pty of this shell');
+    // Unacknowledged output: the server stops reading the pty at the high-water mark.
+    client.sendInput('yes\r');
+    await waitFor(() => client.receivedOffset >= DEFAULT_HIGH_WATER_BYTES, {
+      message: 'the window to fill',
+    });
+    process.kill(spawner.pid, 'SIGKILL');
+    await waitFor(() => spawners().every((info) => info.pid !== spawner.pid));
+    client.close();
+    await closeOf(client);
+    // Nobody reads the paused pty's end and no exit status will come: ending the session
+    // must close it all the same.
+    await waitFor(() => !ptyMasters().has(masters[0] as string), {
+      message: 'the pty to be closed',
+    });
   });
 });
