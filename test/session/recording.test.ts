@@ -100,8 +100,12 @@ describe('session recording', () => {
 
   it('keeps typed secrets out of the file unless input recording is on', async () => {
     const typeSecret = async (c: V1Client): Promise<void> => {
-      c.sendInput('read -rs secret; echo "got ${#secret} chars"\r');
-      await c.waitForText('read -rs');
+      // Typed only once echo is off, as a person types at a password prompt: typed ahead, the
+      // terminal itself would echo it into the output (and the recording).
+      c.sendInput(
+        'stty -echo; echo "ready-$((1+1))"; read -r secret; stty echo; echo "got ${#secret} chars"\r',
+      );
+      await c.waitForText('ready-2');
       c.sendInput('hunter2-pass\r');
       await c.waitForText('got 12 chars');
     };
