@@ -2,7 +2,7 @@
 // environment, directory and terminal exactly; it survives signals meant for the server; it
 // goes away when idle; and when it dies, the server carries on.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,24 +10,21 @@ import { V1Client } from '../helpers/clients.js';
 import { expectNothingLeft, takeBaseline, type Baseline } from '../helpers/handler-leaks.js';
 import { closeOf } from '../helpers/handler-shell.js';
 import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
-import { descendants, SPAWNER_COMMAND, type ProcInfo } from '../helpers/processes.js';
+import {
+  descendants,
+  descriptorTargets,
+  SPAWNER_COMMAND,
+  type ProcInfo,
+} from '../helpers/processes.js';
 import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const BASH = ['/bin/bash', '--norc', '--noprofile'];
 
 /** Descriptors of pty masters open in this process, where the server runs. */
-function ptyMasters(): Set<string> {
-  const dir = `/proc/${process.pid}/fd`;
-  return new Set(
-    readdirSync(dir).filter((fd) => {
-      try {
-        return readlinkSync(`${dir}/${fd}`) === '/dev/ptmx';
-      } catch {
-        return false;
-      }
-    }),
-  );
+function ptyMasters(): Set<number> {
+  const masters = [...descriptorTargets()].filter(([, target]) => target === '/dev/ptmx');
+  return new Set(masters.map(([fd]) => fd));
 }
 
 function spawners(): ProcInfo[] {
@@ -191,7 +188,7 @@ describe('the spawner', () => {
     await closeOf(client);
     // Nobody reads the paused pty's end and no exit status will come: ending the session
     // must close it all the same.
-    await waitFor(() => !ptyMasters().has(masters[0] as string), {
+    await waitFor(() => !ptyMasters().has(masters[0] as number), {
       message: 'the pty to be closed',
     });
   });

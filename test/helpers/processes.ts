@@ -78,16 +78,23 @@ export function isRunning(pid: number): boolean {
   return info !== undefined && info.state !== 'Z';
 }
 
+/** Open file descriptors of `pid`: each number with the target its link points to. */
+export function descriptorTargets(pid: number = process.pid): Map<number, string> {
+  const dir = `/proc/${pid}/fd`;
+  return new Map(
+    readdirSync(dir).flatMap((fd): Array<[number, string]> => {
+      try {
+        return [[Number(fd), readlinkSync(`${dir}/${fd}`)]];
+      } catch {
+        return []; // closed while we looked
+      }
+    }),
+  );
+}
+
 /** Open file descriptors of `pid`, as the targets their links point to. */
 export function openDescriptors(pid: number = process.pid): string[] {
-  const dir = `/proc/${pid}/fd`;
-  return readdirSync(dir).flatMap((fd) => {
-    try {
-      return [readlinkSync(`${dir}/${fd}`)];
-    } catch {
-      return [];
-    }
-  });
+  return [...descriptorTargets(pid).values()];
 }
 
 /** The processes below us before a suite starts (under tsx: its esbuild service). */
