@@ -1,11 +1,13 @@
 /**
  * Copy and paste between the terminal and the system clipboard: copy on select, Ctrl+Shift+C
- * and V, the context menu. Pasting goes through `term.paste`, so bracketed paste mode (which
- * shells and editors turn on) wraps the text in ESC[200~ … ESC[201~.
+ * and V, the context menu, the browser's own paste. Every paste loses its control characters
+ * (`sanitisePaste`), then goes through `term.paste`, so bracketed paste mode (which shells and
+ * editors turn on) wraps the text in ESC[200~ … ESC[201~ and the text cannot end it early.
  * @module
  */
 import type { IDisposable, Terminal } from '@xterm/xterm';
 import type { Notice } from './notice.js';
+import { sanitisePaste } from './paste-sanitise.js';
 
 export class TerminalClipboard {
   private _pendingCopy = false;
@@ -39,9 +41,7 @@ export class TerminalClipboard {
     const pasted = navigator.clipboard.readText().then(
       (text) => {
         this._pending = undefined; // the paste itself must not wait for itself
-        if (text !== '') {
-          this._term.paste(text);
-        }
+        this.pasteText(text);
       },
       (error: unknown) => {
         this._pending = undefined;
@@ -52,6 +52,39 @@ export class TerminalClipboard {
     );
     this._pending = pasted;
     await pasted;
+  }
+
+  /**
+   * Pastes `text` as if typed, without the controls a paste must not carry; says so when some
+   * were removed, since what runs then differs from what was copied.
+   */
+  pasteText(text: string): void {
+    const clean = sanitisePaste(text);
+    const removed = text.length - clean.length; // each control is one UTF-16 unit
+    if (removed > 0) {
+      this._notice.show(
+        `Removed ${removed} control character${removed === 1 ? '' : 's'} from the paste`,
+      );
+    }
+    if (clean !== '') {
+      this._term.paste(clean);
+    }
+  }
+
+  /**
+   * Takes the browser's own paste (Shift+Insert, its menu, a long press on a phone, Ctrl+Shift+V
+   * without the clipboard API) away from xterm.js, which would paste it unfiltered, and pastes
+   * it through `pasteText`. `element` holds the terminal: its capture phase runs before
+   * xterm.js's listeners on its textarea and element.
+   */
+  takeNativePaste(element: HTMLElement): IDisposable {
+    const onPaste = (event: ClipboardEvent): void => {
+      event.preventDefault(); // the browser inserts nothing into xterm's textarea
+      event.stopPropagation(); // and xterm.js's own paste listeners never see it
+      this.pasteText(event.clipboardData?.getData('text/plain') ?? '');
+    };
+    element.addEventListener('paste', onPaste, { capture: true });
+    return { dispose: () => element.removeEventListener('paste', onPaste, { capture: true }) };
   }
 
   /**

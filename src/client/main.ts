@@ -136,6 +136,7 @@ function start(): void {
     },
   };
   const clipboard = new TerminalClipboard(term, notice);
+  clipboard.takeNativePaste(element('terminal')); // cleaned like our own pastes
   const search = new SearchBox(term, {
     form: element<HTMLFormElement>('search'),
     input: element<HTMLInputElement>('search-input'),
@@ -192,7 +193,7 @@ function start(): void {
       return true;
     }
     if (shortcut === 'paste' && !canReadClipboard()) {
-      // No clipboard API (an insecure origin): let the browser paste into xterm.js itself.
+      // No clipboard API (an insecure origin): the browser's own paste, see takeNativePaste.
       return false;
     }
     event.preventDefault(); // no browser zoom, no devtools on Ctrl+Shift+C

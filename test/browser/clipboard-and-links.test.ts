@@ -1,17 +1,25 @@
 // Copy and paste between the terminal and the system clipboard (copy on select, Ctrl+Shift+C/V,
-// the context menu, bracketed paste), and clickable links that open without an opener.
+// the context menu, bracketed paste, no control characters in any paste), and clickable links
+// that open without an opener.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
+  bufferText,
   type CliServer,
   closeBrowserSuite,
+  DEADLINE,
   DESKTOP,
   locateText,
   openBrowserSuite,
   openShell,
   pageUrl,
   processBaseline,
+  PROMPT,
   runCommand,
   saveScreenshot,
   typeCommand,
@@ -39,6 +47,36 @@ async function doubleClickWord(page: Page, word: string): Promise<void> {
 
 function hex(text: string): string {
   return Buffer.from(text, 'latin1').toString('hex');
+}
+
+/**
+ * Finding F3: ESC[201~ ends bracketed paste early, Ctrl+U kills the line typed so far, and the
+ * rest runs as typed keys: `touch TARGET` instead of the echo the user saw.
+ */
+function escapingPaste(target: string): string {
+  return `echo harmless-looking\x1b[201~\x15touch ${target}\r`;
+}
+
+/**
+ * Pastes the F3 text with `paste`, then Enter, and fails if `touch` ran; else bash got one
+ * literal command line and echoes it back whole.
+ */
+async function assertPasteStaysText(
+  page: Page,
+  target: string,
+  paste: () => Promise<void>,
+): Promise<void> {
+  // bash 5.2 (readline 8.2) turns bracketed paste on at its prompt by itself.
+  assert.equal(await page.evaluate(() => window.term.modes.bracketedPasteMode), true);
+  await setClipboard(page, escapingPaste(target));
+  await paste();
+  await page.keyboard.press('Enter');
+  const literal = `harmless-looking[201~touch ${target}`;
+  await waitFor(
+    async () => existsSync(target) || (await bufferText(page)).split('\n').includes(literal),
+    { timeout: DEADLINE, message: `touch to run or the echo of ${literal}` },
+  );
+  assert.equal(existsSync(target), false, `the paste left its brackets and ran touch ${target}`);
 }
 
 describe('clipboard and links in Chromium', () => {
@@ -117,6 +155,104 @@ describe('clipboard and links in Chromium', () => {
     assert.equal(await menu.isVisible(), false);
     await page.keyboard.press('Enter');
     await waitForBuffer(page, /^menu-from-menu$/m);
+  });
+
+  describe('a paste carries no control characters (finding F3)', () => {
+    let dir: string;
+    before(async () => (dir = await mkdtemp(join(tmpdir(), 'xjs-paste-'))));
+    after(() => rm(dir, { recursive: true, force: true }));
+
+    it('Ctrl+Shift+V: the bracket holds, and the page says what it removed', async () => {
+      await openShell(page, pageUrl(cli, { renderer: 'dom' }));
+      const notice = page.locator('#notice', {
+        hasText: 'Removed 2 control characters from the paste',
+      });
+      let noticed: Promise<boolean> | undefined;
+      await assertPasteStaysText(page, join(dir, 'shortcut'), async () => {
+        noticed = notice.waitFor().then(
+          () => true,
+          () => false,
+        );
+        await page.keyboard.press('Control+Shift+V');
+      });
+      assert.equal(await noticed, true, 'the notice says what was removed');
+    });
+
+    it('the context menu’s Paste', async () => {
+      await openShell(page, pageUrl(cli, { renderer: 'dom' }));
+      await assertPasteStaysText(page, join(dir, 'menu'), async () => {
+        const at = await locateText(page, PROMPT.trimEnd());
+        assert.ok(at !== undefined);
+        await page.mouse.click(at.x, at.y, { button: 'right' });
+        await page.locator('#context-menu [data-action=paste]').click();
+      });
+    });
+
+    it('the browser’s own paste (Shift+Insert), which xterm.js would take unfiltered', async () => {
+      await openShell(page, pageUrl(cli, { renderer: 'dom' }));
+      await assertPasteStaysText(page, join(dir, 'shift-insert'), async () => {
+        await page.keyboard.press('Shift+Insert');
+      });
+      assert.equal(await page.evaluate(() => window.term.textarea?.value), '', 'nothing left over');
+    });
+
+    it('a paste event that reaches xterm.js’s element rather than its textarea', async () => {
+      await openShell(page, pageUrl(cli, { renderer: 'dom' }));
+      await assertPasteStaysText(page, join(dir, 'element-event'), () =>
+        page.evaluate(async () => {
+          const clipboardData = new DataTransfer();
+          clipboardData.setData('text/plain', await navigator.clipboard.readText());
+          const paste = new ClipboardEvent('paste', { clipboardData, bubbles: true });
+          document.querySelector('#terminal .xterm')?.dispatchEvent(paste);
+        }),
+      );
+    });
+
+    it('Ctrl+Shift+V where the clipboard API is missing (an insecure origin)', async () => {
+      const insecure = await context.newPage();
+      try {
+        await insecure.addInitScript(() =>
+          Object.defineProperty(Navigator.prototype, 'clipboard', { get: () => undefined }),
+        );
+        await openShell(insecure, pageUrl(cli, { renderer: 'dom' }));
+        const target = join(dir, 'no-clipboard-api');
+        await setClipboard(page, escapingPaste(target)); // the clipboard is the browser's
+        await assertPasteStaysText(insecure, target, async () => {
+          await insecure.keyboard.press('Control+Shift+V');
+        });
+      } finally {
+        await insecure.close();
+      }
+    });
+
+    it('text dropped on the terminal is not typed: xterm.js takes no drops', async () => {
+      await openShell(page, pageUrl(cli, { renderer: 'dom' }));
+      const target = join(dir, 'drop');
+      const at = await locateText(page, PROMPT.trimEnd());
+      assert.ok(at !== undefined);
+      // A right click moves xterm's textarea under the pointer: the drop lands in it.
+      await page.mouse.click(at.x, at.y, { button: 'right' });
+      await page.keyboard.press('Escape');
+      await page.evaluate((text) => {
+        const source = document.createElement('div');
+        source.id = 'drag-source';
+        source.textContent = text;
+        source.style.cssText = 'position: fixed; right: 0; top: 0; z-index: 9999'; // on the bar
+        document.body.append(source);
+      }, escapingPaste(target));
+      await page.locator('#drag-source').selectText();
+      const screen = await page.locator('.xterm-screen').boundingBox();
+      assert.ok(screen !== null);
+      await page.dragAndDrop('#drag-source', '.xterm-screen', {
+        targetPosition: { x: at.x - screen.x, y: at.y - screen.y },
+      });
+      await page.evaluate(() => document.getElementById('drag-source')?.remove());
+      assert.match((await page.evaluate(() => window.term.textarea?.value)) ?? '', /touch/);
+      await page.keyboard.type('echo after-drop');
+      await page.keyboard.press('Enter');
+      await waitForBuffer(page, /^after-drop$/m);
+      assert.equal(existsSync(target), false);
+    });
   });
 
   it('opens a printed link in a new tab without an opener, showing its address', async () => {
