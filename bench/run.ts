@@ -105,6 +105,7 @@ async function main(): Promise<number> {
   const selected =
     positionals.length === 0 ? CASES : CASES.filter((c) => positionals.includes(c.name));
   const machine = describeMachine();
+  context.log(`Node ${machine.node} (${process.execPath}); the servers run on it too`);
   const started = performance.now();
   const rows: Row[] = [];
   const failures: string[] = [];

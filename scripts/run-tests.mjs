@@ -1,12 +1,16 @@
-// Runs the test suites with node:test (TypeScript through tsx), one suite after another:
+// Runs the test suites with node:test (TypeScript through tsx), one suite after another, with the
+// node that runs this script (scripts/run-tests-on-node.mjs runs it with another):
 //   node scripts/run-tests.mjs [suite...]   suites: unit integration browser deploy (default: all)
+// First the system programs the requested suites use are checked, and installed when missing
+// (scripts/system-packages.mjs): a missing one fails the run at once, not a suite minutes later.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureSystemPackages } from './system-packages.mjs';
 
 const SUITES = {
-  // Pure modules, next to their code.
-  unit: { roots: ['src'], concurrency: 2 },
+  // Pure modules, next to their code; the scripts' own tests.
+  unit: { roots: ['src', 'scripts'], concurrency: 2 },
   // Real bash on real ptys over real WebSockets on loopback; the CLI as a process.
   integration: {
     roots: [
@@ -38,7 +42,7 @@ function testFiles(root) {
     if (statSync(path).isDirectory()) {
       return name === 'node_modules' ? [] : testFiles(path);
     }
-    return name.endsWith('.test.ts') ? [path] : [];
+    return /\.test\.(ts|mjs)$/.test(name) ? [path] : [];
   });
 }
 
@@ -50,6 +54,11 @@ for (const name of requested) {
   }
 }
 const names = requested.length > 0 ? requested : Object.keys(SUITES);
+const preflight = ensureSystemPackages(names);
+if (!preflight.ok) {
+  console.error(preflight.message);
+  process.exit(1);
+}
 let failed = false;
 for (const name of names) {
   const suite = SUITES[name];

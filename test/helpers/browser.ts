@@ -64,10 +64,23 @@ export const PHONE = {
   hasTouch: true,
 } as const;
 
-/** Chromium with a fresh profile of its own; `extraArgs` e.g. `--disable-3d-apis`. */
-export async function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
+/** Debian's Chromium (package chromium). */
+const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Chromium with a fresh profile of its own; `extraArgs` e.g. `--disable-3d-apis`. Without
+ * Chromium it throws at once rather than returning a rejected promise: in
+ * `Promise.all([launchBrowser(), startCli()])` the CLI then never starts, and no process is left
+ * to keep the test file running.
+ */
+export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: install it with apt-get install -y --no-install-recommends chromium (as root; npm test does it)`,
+    );
+  }
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     args: [...CHROMIUM_ARGS, ...extraArgs],
     timeout: 30_000,
   });

@@ -237,6 +237,20 @@ export class ServerChild {
       child.once('exit', onExit);
     });
     child.stderr?.off('data', onStderr);
+    // Descriptor counts start once the child's descriptors hold still: with Node 22.15 and later
+    // tsx runs in the main thread and tries to reach a parent tsx (/tmp/tsx-UID/PPID.pipe); the
+    // two sockets of that failed attempt close a moment after the child listens.
+    let last = '';
+    await waitFor(
+      async () => {
+        const now = openDescriptors(child.pid).join(' ');
+        const still = now === last;
+        last = now;
+        if (!still) await new Promise((resolve) => setTimeout(resolve, 100));
+        return still;
+      },
+      { timeout: 5_000, interval: 0, message: "the server child's descriptors to settle" },
+    );
     return new ServerChild(child, listening.port, listening.token);
   }
 

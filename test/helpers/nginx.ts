@@ -5,7 +5,7 @@
  * @module
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from './wait-for.js';
@@ -38,6 +38,11 @@ export class Nginx {
 
   /** Writes the config, checks it with `nginx -t`, starts nginx and waits for its ports. */
   static async start(options: NginxOptions): Promise<Nginx> {
+    if (!existsSync(NGINX)) {
+      throw new Error(
+        `${NGINX} is missing: install it with apt-get install -y --no-install-recommends nginx (as root; npm test does it)`,
+      );
+    }
     const { dir } = options;
     const temp = join(dir, 'temp');
     mkdirSync(temp, { recursive: true });
