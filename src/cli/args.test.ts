@@ -39,6 +39,7 @@ const DEFAULTS: CliOptions = {
   metrics: false,
   allowedOrigins: [],
   frameAncestors: [],
+  trustedProxies: [],
   maxConnections: 1024,
   command: undefined,
 };

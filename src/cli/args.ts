@@ -10,6 +10,7 @@ import {
   MAX_IDLE_SECONDS,
   type LogLevel,
 } from '../server/index.js';
+import { parseTrustedProxies } from '../server/auth/trusted-proxies.js';
 
 export interface CliOptions {
   readonly host: string;
@@ -38,6 +39,7 @@ export interface CliOptions {
   readonly metrics: boolean;
   readonly allowedOrigins: readonly string[];
   readonly frameAncestors: readonly string[];
+  readonly trustedProxies: readonly string[];
   readonly maxConnections: number;
   /** The shell command after `--`, or undefined for the default login shell. */
   readonly command: readonly string[] | undefined;
@@ -85,7 +87,10 @@ Options:
                               (repeatable; the server's own host is always accepted)
   --frame-ancestors ORIGIN    let pages of this origin show the page in a frame
                               (repeatable; default: no framing)
-  --max-connections N         connections served at once (default 1024)
+  --trusted-proxy ADDR        believe X-Forwarded-For from this proxy: an IP address,
+                              a CIDR range, or unix for the UNIX socket (repeatable;
+                              default: nobody's, the socket's peer counts)
+  --max-connections N         authenticated connections served at once (default 1024)
   --log-level LEVEL           error, warn, info, debug-min or debug (default info)
   --shell-logout-wait SECS    SIGHUP to SIGKILL wait when ending a shell (default 1)
   --shell-terminate-wait SECS give up on a shell that survives SIGKILL (default 3)
@@ -336,6 +341,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         'allow-unauthenticated-remote': { type: 'boolean' },
         'allowed-origin': { type: 'string', multiple: true },
         'frame-ancestors': { type: 'string', multiple: true },
+        'trusted-proxy': { type: 'string', multiple: true },
         'max-connections': { type: 'string' },
         'log-level': { type: 'string' },
         'shell-logout-wait': { type: 'string' },
@@ -401,6 +407,12 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         }
       }
     }
+    const trustedProxies = values['trusted-proxy'] ?? [];
+    try {
+      parseTrustedProxies(trustedProxies);
+    } catch (error) {
+      throw new FlagError(`--trusted-proxy: ${(error as Error).message}`);
+    }
     const shellLogoutWait = seconds(
       'shell-logout-wait',
       values['shell-logout-wait'],
@@ -445,6 +457,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         metrics: values.metrics === true,
         allowedOrigins: values['allowed-origin'] ?? [],
         frameAncestors: values['frame-ancestors'] ?? [],
+        trustedProxies,
         maxConnections: wholeNumber(
           'max-connections',
           values['max-connections'],

@@ -5,6 +5,7 @@
  * @module
  */
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import {
   createJwtAuth,
   createLogger,
@@ -59,6 +60,22 @@ function readToken(options: CliOptions): string | undefined {
  * The JWT auth callback from the --jwt-* flags: the key file is read and checked now, so a bad
  * one stops the start with a message naming its flag.
  */
+/** Who besides us may connect to the socket file, when its mode lets anyone else in. */
+function socketExposure(options: CliOptions): { mode: string; message: string } | undefined {
+  if (options.socket === undefined || (options.socketMode & 0o077) === 0) {
+    return undefined;
+  }
+  const mode = options.socketMode.toString(8).padStart(4, '0');
+  const who =
+    (options.socketMode & 0o007) !== 0
+      ? 'every local user'
+      : `every member of the socket file's group (gid ${userInfo().gid})`;
+  return {
+    mode,
+    message: `--auth none with --socket-mode ${mode}: ${who} can open a shell as ${userInfo().username} through ${options.socket}`,
+  };
+}
+
 function jwtAuth(flags: JwtFlags): AuthCallback {
   const [flag, file] =
     flags.secretFile !== undefined
@@ -194,6 +211,7 @@ async function main(): Promise<void> {
       logger: log,
       allowedOrigins: options.allowedOrigins,
       frameAncestors: options.frameAncestors,
+      trustedProxies: options.trustedProxies,
       maxConnections: options.maxConnections,
       shellLogoutWait: options.shellLogoutWait,
       shellTerminateWait: options.shellTerminateWait,
@@ -214,6 +232,10 @@ async function main(): Promise<void> {
 
   if (options.auth === 'none') {
     log.warn('authentication is off (--auth none): anyone who can reach the server gets a shell');
+    const exposure = socketExposure(options);
+    if (exposure !== undefined) {
+      log.warn({ socket: options.socket, socketMode: exposure.mode }, exposure.message);
+    }
   }
 
   // Handlers go in before anything can be seen from outside: a SIGTERM sent as soon as the URL

@@ -26,6 +26,14 @@ export const ERRORS = {
   },
   XJS_ERR_SESSION_FORBIDDEN: { closeCode: 4009, reason: 'Session belongs to another credential' },
   XJS_ERR_HEARTBEAT_TIMEOUT: { closeCode: 4010, reason: 'Peer stopped answering pings' },
+  XJS_ERR_AUTH_THROTTLED: {
+    closeCode: 4011,
+    reason: 'Too many failed attempts from this address; try again later',
+  },
+  XJS_ERR_TOO_MANY_UNAUTHENTICATED: {
+    closeCode: 4012,
+    reason: 'Too many connections waiting to authenticate',
+  },
   XJS_ERR_INTERNAL: { closeCode: 4500, reason: 'Internal server error' },
   XJS_ERR_SHUTDOWN: { closeCode: 1001, reason: 'Server shutting down' },
 } as const satisfies Record<string, ErrorInfo>;

@@ -5,7 +5,7 @@
  */
 import type { ShellSession } from './session.js';
 
-export type AuthFailureReason = 'refused' | 'timeout' | 'error';
+export type AuthFailureReason = 'refused' | 'timeout' | 'error' | 'throttled';
 
 export interface HandlerMetrics {
   /** A shell started; the implementation may watch the session (bytes, duration). */

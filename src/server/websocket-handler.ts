@@ -4,6 +4,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import { ERRORS, type ErrorCode } from '../protocol/errors.js';
 import {
@@ -14,7 +15,7 @@ import {
   type ClientMessage,
   type ExitStatus,
 } from '../protocol/v1.js';
-import type { AuthResult } from './auth/types.js';
+import { AuthRefusal, isAccepted, type AuthResult } from './auth/types.js';
 import { FlowControl, type FlowTransition } from './flow-control.js';
 import { Heartbeat } from './heartbeat.js';
 import { InputGate } from './input-gate.js';
@@ -71,8 +72,16 @@ type Ending =
 
 /** The peer has this long to answer our close frame before the socket is cut. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
-/** Frames a client may send ahead while its credential is being checked. */
+/** Frames a client may send ahead while its credential is checked or its shell starts. */
 const MAX_PENDING_FRAMES = 256;
+/** Bytes of such frames, at most (or one largest frame, when maxMessageBytes is larger). */
+const MAX_PENDING_BYTES = 1024 * 1024;
+/**
+ * Bytes a client may send before its credential is accepted, frame headers included: a hello
+ * with a 16 KiB JWT fits four times. Counted as they are read from the socket, so a stranger
+ * cannot make us hold more than this and one read (64 KiB), whatever frames it announces.
+ */
+export const MAX_BYTES_BEFORE_AUTH = 64 * 1024;
 
 const rootLoggers = new Map<LogLevel, Logger>();
 
@@ -166,6 +175,14 @@ export class WebSocketHandler {
   private _bytesIn = 0;
   private _bytesOut = 0;
   private readonly _pending: Array<{ data: Buffer; isBinary: boolean }> = [];
+  private _pendingBytes = 0;
+  /** The raw socket, whose reads are counted until the credential is accepted. */
+  private readonly _socket: Socket | undefined;
+  private _bytesBeforeAuth = 0;
+  /** Authentication is over (or not needed): the auth timer no longer applies. */
+  private _authDone = false;
+  /** Reading is paused while the credential is judged, and after too much came before it. */
+  private _readingPaused = false;
   private _authTimer: NodeJS.Timeout | undefined;
   private _heartbeat: Heartbeat | undefined;
   private readonly _inputGate: InputGate;
@@ -201,6 +218,16 @@ export class WebSocketHandler {
     const base = this._options.logger ?? defaultLogger(this._options.logLevel);
     this._log = base.child({ conn: this._options.logId ?? randomUUID() });
     this._inputGate = new InputGate(_ws, () => this._session?.shell.inputBacklog ?? 0);
+    this._socket = (_ws as unknown as { _socket?: Socket })._socket;
+  }
+
+  /**
+   * Ends the connection with a catalog error, as the handler itself does when something fails
+   * (the ready server uses it to make room among connections that have not authenticated).
+   */
+  end(error: ErrorCode, detail?: string): void {
+    this._ending ??= 'error';
+    this._stop(detail === undefined ? ERRORS[error].reason : detail, error, undefined, detail);
   }
 
   /** Serves the connection; resolves when the socket is closed and the shell's session is gone. */
@@ -216,6 +243,9 @@ export class WebSocketHandler {
       this._resolveSocketClosed();
     } else {
       this._listen();
+      if (this._options.authCallback !== undefined) {
+        this._socket?.on('data', this._socketOnDataBeforeAuth);
+      }
       if (this._options.shutdownSignal?.aborted) {
         this._stop('server shutdown', 'XJS_ERR_SHUTDOWN');
       } else {
@@ -333,6 +363,7 @@ export class WebSocketHandler {
     this._options.shutdownSignal?.removeEventListener('abort', this._shutdownOnAbort);
     clearTimeout(this._authTimer);
     clearTimeout(this._closeTimer);
+    this._socket?.off('data', this._socketOnDataBeforeAuth);
     this._heartbeat?.dispose();
     this._inputGate.dispose();
     this._pending.length = 0;
@@ -349,7 +380,8 @@ export class WebSocketHandler {
   };
 
   private readonly _authTimerJudge = (): void => {
-    if (this._phase === 'opening' || this._phase === 'authenticating') {
+    // A credential accepted meanwhile stands, even while its shell is still starting.
+    if (!this._authDone && (this._phase === 'opening' || this._phase === 'authenticating')) {
       this._options.metrics?.authFailed('timeout');
       this._stop('authentication timed out', 'XJS_ERR_AUTH_TIMEOUT');
     }
@@ -399,8 +431,16 @@ export class WebSocketHandler {
         this._handleOpening(data, isBinary);
         return;
       case 'authenticating':
+        this._pendingBytes += data.length;
         if (this._pending.length >= MAX_PENDING_FRAMES) {
-          this._stop('protocol error: too many frames before authentication', 'XJS_ERR_PROTOCOL');
+          this._stop(
+            'protocol error: too many frames before the shell started',
+            'XJS_ERR_PROTOCOL',
+          );
+        } else if (
+          this._pendingBytes > Math.max(MAX_PENDING_BYTES, this._options.maxMessageBytes)
+        ) {
+          this._stop('protocol error: too much data before the shell started', 'XJS_ERR_PROTOCOL');
         } else {
           this._pending.push({ data, isBinary });
         }
@@ -409,6 +449,38 @@ export class WebSocketHandler {
         return;
     }
   };
+
+  /** Counts what a client sends before its credential is accepted; too much ends it (F1). */
+  private readonly _socketOnDataBeforeAuth = (chunk: Buffer): void => {
+    this._bytesBeforeAuth += chunk.length;
+    if (this._bytesBeforeAuth <= MAX_BYTES_BEFORE_AUTH || this._isClosing()) {
+      return;
+    }
+    this._log.warn(
+      { bytes: this._bytesBeforeAuth, limit: MAX_BYTES_BEFORE_AUTH },
+      'protocol error: too much data before authentication',
+    );
+    // Read no more: the close frame still goes out, and the close timer cuts the socket.
+    this._pauseReading();
+    this._stop(
+      'protocol error: too much data before authentication',
+      'XJS_ERR_PROTOCOL',
+      undefined,
+      `more than ${MAX_BYTES_BEFORE_AUTH / 1024} KiB sent before authentication`,
+    );
+  };
+
+  private _pauseReading(): void {
+    this._readingPaused = true;
+    this._ws.pause();
+  }
+
+  private _resumeReading(): void {
+    if (this._readingPaused) {
+      this._readingPaused = false;
+      this._ws.resume();
+    }
+  }
 
   private _handleOpening(data: Buffer, isBinary: boolean): void {
     let opening: Opening;
@@ -437,9 +509,21 @@ export class WebSocketHandler {
         );
         return;
       }
+      // Nothing more is read while the credential is judged (the throttle may hold a refusal
+      // for seconds): what the client sends meanwhile waits in its socket, not in our memory.
+      this._pauseReading();
       const result = await this._authenticate(opening.credential ?? '');
       if (this._isClosing()) {
         return; // timed out, disconnected or shut down while the callback ran
+      }
+      this._resumeReading();
+      if (result instanceof AuthRefusal) {
+        this._log.info({ err: result.message }, 'authentication refused');
+        this._options.metrics?.authFailed(
+          result.code === 'XJS_ERR_AUTH_THROTTLED' ? 'throttled' : 'refused',
+        );
+        this._stop(`authentication refused: ${result.message}`, result.code);
+        return;
       }
       if (result === false || result === 'error') {
         this._log.info('authentication failed');
@@ -448,6 +532,7 @@ export class WebSocketHandler {
         return;
       }
       this._authenticated = true;
+      this._socket?.off('data', this._socketOnDataBeforeAuth);
       this._identity = result === true ? undefined : result.identity;
       this._owner = ownerKey(this._identity, opening.credential ?? '');
       this._log.info(
@@ -455,6 +540,7 @@ export class WebSocketHandler {
         'authentication succeeded',
       );
     }
+    this._authDone = true;
     clearTimeout(this._authTimer);
     if (opening.resume !== undefined) {
       this._resumeSession(opening);
@@ -468,19 +554,19 @@ export class WebSocketHandler {
     });
   }
 
-  /** The callback's verdict; a throw is a refusal too, counted apart as an error. */
-  private async _authenticate(credential: string): Promise<AuthResult | 'error'> {
+  /**
+   * The callback's verdict; a throw is a refusal too, counted apart as an error, unless it is an
+   * AuthRefusal with a code of its own.
+   */
+  private async _authenticate(credential: string): Promise<AuthResult | 'error' | AuthRefusal> {
     const callback = this._options.authCallback;
     try {
       const result = await callback?.(credential, this._ws, this._log);
-      if (
-        result === true ||
-        (typeof result === 'object' && result !== null && typeof result.identity === 'string')
-      ) {
-        return result;
-      }
-      return false;
+      return isAccepted(result) ? result : false;
     } catch (error) {
+      if (error instanceof AuthRefusal) {
+        return error;
+      }
       this._log.error(
         { err: error instanceof Error ? error.message : String(error) },
         'auth callback threw; refusing',
@@ -640,6 +726,7 @@ export class WebSocketHandler {
     } else {
       session.resume(); // a detached session was paused
     }
+    this._pendingBytes = 0;
     for (const { data, isBinary } of this._pending.splice(0)) {
       this._handleMessage(data, isBinary);
     }
@@ -762,6 +849,9 @@ export class WebSocketHandler {
     this._phase = 'closing';
     this._reasons.push(reason);
     clearTimeout(this._authTimer);
+    if (this._bytesBeforeAuth <= MAX_BYTES_BEFORE_AUTH) {
+      this._resumeReading(); // the peer's close frame must be read to end cleanly
+    }
     if (this._ws.readyState === WebSocket.OPEN) {
       let code = close?.code ?? 1000;
       let text = close?.reason ?? reason;

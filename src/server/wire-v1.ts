@@ -3,6 +3,7 @@
  * @module
  */
 import {
+  ClientType,
   ProtocolError,
   ServerType,
   decodeClientMessage,
@@ -31,6 +32,11 @@ export class V1Wire implements Wire {
   }
 
   parseOpening(data: Buffer, isBinary: boolean): Opening {
+    // Checked first, so that the error names no byte: a client that sends its credential raw
+    // must not find a piece of it in the reason.
+    if (isBinary && data.length > 0 && data[0] !== ClientType.HELLO) {
+      throw new ProtocolError('the first message must be a hello');
+    }
     const message = this._decode(data, isBinary);
     if (message.type !== 'hello') {
       throw new ProtocolError('the first message must be a hello');

@@ -94,6 +94,8 @@ describe('the systemd template units', () => {
     assert.ok(parsed.kind === 'run');
     assert.ok((parsed.options.exitWhenIdle ?? 0) > 0, 'the service exits when idle');
     assert.equal(parsed.options.socket, undefined, 'systemd passes the socket; no --socket');
+    // nginx connects through the socket: its X-Forwarded-For names the browser (F6).
+    assert.deepEqual(parsed.options.trustedProxies, ['unix']);
     assert.deepEqual(parsed.options.command, ['/bin/bash', '-l']);
     assert.equal(setting(service, 'KillMode'), 'mixed');
   });

@@ -428,7 +428,8 @@ function badFrame(r: Random): { frames: Buffer[]; expected: number[] } {
       expected: [1009],
     }),
     () => ({
-      // A message assembled from fragments that together exceed the limit.
+      // A message assembled from fragments that together exceed the limit. These frames come
+      // before any credential, so the 64 KiB allowed before authentication runs out first.
       frames: Array.from({ length: 5 }, (_, index) =>
         encodeFrame({
           opcode: index === 0 ? OPCODE.BINARY : OPCODE.CONTINUATION,
@@ -436,7 +437,7 @@ function badFrame(r: Random): { frames: Buffer[]; expected: number[] } {
           fin: index === 4,
         }),
       ),
-      expected: [1009],
+      expected: [4003],
     }),
     () => ({
       frames: [encodeFrame({ opcode: OPCODE.CLOSE, payload: closePayload(1000, 'bye') })],
@@ -708,7 +709,9 @@ async function resumeOdd(url: string, r: Random): Promise<Outcome> {
 async function silent(url: string, r: Random): Promise<Outcome> {
   const attempt = wsAttempt(url, r.int(2) === 0 ? [SUBPROTOCOL_V1] : []);
   await within(attempt.opened, 'the socket to open', ATTEMPT_DEADLINE_MS);
-  return ending(attempt, 1, [4002]);
+  // Timed out; or, while more than 32 others from this address wait to authenticate too, closed
+  // early to make room (the oldest idle one goes first, see docs/security.md).
+  return ending(attempt, 1, [4002, 4012]);
 }
 
 function attemptFor(kind: Kind, server: TestServer, r: Random): Promise<Outcome> {

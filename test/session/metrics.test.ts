@@ -19,7 +19,9 @@ function parsePrometheus(text: string): Map<string, number> {
 }
 
 async function scrape(server: TestServer): Promise<Map<string, number>> {
-  const response = await fetch(`${server.httpUrl}metrics`);
+  const response = await fetch(`${server.httpUrl}metrics`, {
+    headers: { Authorization: `Bearer ${TEST_TOKEN}` },
+  });
   assert.equal(response.status, 200);
   assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   return parsePrometheus(await response.text());

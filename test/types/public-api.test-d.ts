@@ -113,12 +113,8 @@ expectTrue<Equal<ExitStatus, { readonly code: number | null; readonly signal: st
 
 expectTrue<Equal<AuthResult, boolean | AuthIdentity>>();
 expectTrue<Equal<AuthIdentity, { readonly identity: string }>>();
-expectTrue<
-  Equal<
-    AuthCallback,
-    (message: string, websocket: WebSocket, logger: Logger) => AuthResult | Promise<AuthResult>
-  >
->();
+expectTrue<Equal<Parameters<AuthCallback>, [string, WebSocket | undefined, Logger]>>();
+expectTrue<Equal<ReturnType<AuthCallback>, AuthResult | Promise<AuthResult>>>();
 expectTrue<Equal<typeof api.createTokenAuth, (token: string) => AuthCallback>>();
 expectTrue<Equal<typeof api.generateToken, () => string>>();
 expectTrue<Equal<ReturnType<typeof api.createJwtAuth>, AuthCallback>>();

@@ -1,12 +1,15 @@
 /**
- * Slows down credential guessing: failed attempts are counted per peer, and once a peer has used
- * its free attempts each further one waits a doubling delay (capped) before it is even checked.
+ * Slows down credential guessing without slowing the user: every credential is checked when it
+ * arrives and a right one gets in at once, whoever else fails from the same address. A wrong
+ * one is answered only after a doubling delay (capped) once a peer has used its free attempts,
+ * and a peer may have only a few refusals waiting out their delay: past that its attempts are
+ * refused unchecked. So a guesser gets at most `maxHeld` guesses per delay.
  * @module
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
-import type { AuthCallback, AuthResult } from './types.js';
+import { AuthRefusal, isAccepted, type AuthCallback, type AuthResult } from './types.js';
+import { NO_TRUSTED_PROXIES, type TrustedProxies } from './trusted-proxies.js';
 
 export interface AuthThrottleOptions {
   /** Failed attempts a peer may make without any delay. @default 3 */
@@ -17,10 +20,16 @@ export interface AuthThrottleOptions {
    */
   readonly baseDelay?: number;
   /**
-   * Longest wait, in seconds. Keep it below `authTimeout`, or a peer that has failed often can no
-   * longer get in at all, even with the right credential. @default 4
+   * Longest delay of a refusal, in seconds. A refusal still waiting when the client's
+   * `authTimeout` runs out is answered as a timeout instead. @default 4
    */
   readonly maxDelay?: number;
+  /**
+   * Refusals one peer may have waiting out their delay at once; a further attempt from it is
+   * refused unchecked (XJS_ERR_AUTH_THROTTLED). With the delays, this bounds a guesser to about
+   * `maxHeld / maxDelay` guesses a second. @default 8
+   */
+  readonly maxHeld?: number;
   /**
    * Peers remembered at once (about 100 bytes each); past this the one seen least recently is
    * forgotten. @default 10000
@@ -87,15 +96,17 @@ export class FailureLedger {
     return this._current(key, nowMs)?.failures ?? 0;
   }
 
-  /** Milliseconds `key` must wait before its next attempt is checked. */
-  waitMs(key: string, nowMs: number): number {
-    const record = this._current(key, nowMs);
-    if (record === undefined || record.failures < this._freeAttempts) {
+  /**
+   * How long the refusal of a failure just recorded for `key` waits before it is sent: nothing
+   * for the free attempts, then the base delay, doubling with each further failure, capped.
+   */
+  refusalDelayMs(key: string, nowMs: number): number {
+    const failures = this._current(key, nowMs)?.failures ?? 0;
+    if (failures <= this._freeAttempts) {
       return 0;
     }
-    const doublings = Math.min(record.failures - this._freeAttempts, 30);
-    const delay = Math.min(this._baseDelayMs * 2 ** doublings, this._maxDelayMs);
-    return Math.max(0, record.lastFailureMs + delay - nowMs);
+    const doublings = Math.min(failures - this._freeAttempts - 1, 30);
+    return Math.min(this._baseDelayMs * 2 ** doublings, this._maxDelayMs);
   }
 
   failed(key: string, nowMs: number): void {
@@ -127,42 +138,35 @@ export class FailureLedger {
   }
 }
 
-function isAccepted(result: unknown): result is AuthResult {
-  return (
-    result === true ||
-    (typeof result === 'object' &&
-      result !== null &&
-      typeof (result as { identity?: unknown }).identity === 'string')
-  );
-}
-
-/** Resolves true after `ms`, or false as soon as the socket closes (then nothing is checked). */
-function waitWhileOpen(websocket: WebSocket, ms: number): Promise<boolean> {
+/** Resolves after `ms`, or as soon as `gone` settles (the client left: nothing to answer). */
+function holdFor(ms: number, gone: Promise<unknown>): Promise<void> {
   return new Promise((resolve) => {
-    const socketOnClose = (): void => {
+    // Unref'd: a refusal nobody waits for must not keep a process alive.
+    const timer = setTimeout(resolve, ms).unref();
+    void gone.then(() => {
       clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      websocket.off('close', socketOnClose);
-      resolve(true);
-    }, ms);
-    websocket.once('close', socketOnClose);
+      resolve();
+    });
   });
 }
 
-/**
- * Applies a FailureLedger to auth callbacks. Attempts from one peer are checked one after
- * another, so opening many connections at once gains an attacker nothing: each waits its turn
- * and then its delay. A connection that closes while it waits is not checked at all.
- */
+/** When the peer of an attempt leaves: a closed socket needs no answer. */
+function socketGone(websocket: {
+  once(event: 'close', listener: () => void): unknown;
+}): Promise<void> {
+  return new Promise((resolve) => websocket.once('close', () => resolve()));
+}
+
+/** Applies a FailureLedger to auth callbacks: see the module comment. */
 export class AuthThrottle {
   private readonly _ledger: FailureLedger;
-  /** The last attempt queued per peer; bounded by the connections open at once. */
-  private readonly _queues = new Map<string, Promise<void>>();
+  private readonly _maxHeld: number;
+  /** Refusals waiting out their delay, per peer; an entry exists only while one waits. */
+  private readonly _held = new Map<string, number>();
 
   constructor(options: AuthThrottleOptions = {}) {
     this._ledger = new FailureLedger(options);
+    this._maxHeld = wholeNumber('maxHeld', options.maxHeld, 8);
   }
 
   /** Peers with failures on record. */
@@ -173,71 +177,75 @@ export class AuthThrottle {
   /** The callback for one connection from `peerKey` (see `throttleKey`). */
   wrap(callback: AuthCallback, peerKey: string): AuthCallback {
     return (message, websocket, logger) =>
-      this._enqueue(peerKey, () => this._attempt(peerKey, callback, message, websocket, logger));
+      this.attempt(
+        peerKey,
+        () => callback(message, websocket, logger),
+        websocket === undefined ? new Promise<never>(() => {}) : socketGone(websocket),
+        logger,
+      );
   }
 
-  private _enqueue(peerKey: string, attempt: () => Promise<AuthResult>): Promise<AuthResult> {
-    const previous = this._queues.get(peerKey) ?? Promise.resolve();
-    const result = previous.then(attempt);
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this._queues.set(peerKey, settled);
-    void settled.then(() => {
-      if (this._queues.get(peerKey) === settled) {
-        this._queues.delete(peerKey);
-      }
-    });
-    return result;
-  }
-
-  private async _attempt(
+  /**
+   * Checks one credential of `peerKey` with `check`; a refusal waits its delay (or until `gone`
+   * settles) before it is returned. Throws AuthRefusal, unchecked, when the peer has `maxHeld`
+   * refusals waiting already.
+   */
+  async attempt(
     peerKey: string,
-    callback: AuthCallback,
-    message: string,
-    websocket: WebSocket,
+    check: () => AuthResult | Promise<AuthResult>,
+    gone: Promise<unknown>,
     logger: Logger,
   ): Promise<AuthResult> {
-    const wait = this._ledger.waitMs(peerKey, Date.now());
-    if (wait > 0) {
+    const held = this._held.get(peerKey) ?? 0;
+    if (held >= this._maxHeld) {
+      logger.info(
+        { throttleKey: peerKey, held, failures: this._ledger.failures(peerKey, Date.now()) },
+        'authentication refused unchecked: too many failed attempts from this peer are waiting',
+      );
+      throw new AuthRefusal(
+        'XJS_ERR_AUTH_THROTTLED',
+        `${held} failed attempts from this peer are waiting`,
+      );
+    }
+    let result: AuthResult = false;
+    let error: Error | undefined;
+    try {
+      result = await check();
+      if (isAccepted(result)) {
+        this._ledger.succeeded(peerKey);
+        return result;
+      }
+    } catch (thrown) {
+      error = thrown instanceof Error ? thrown : new Error(`auth callback threw ${typeof thrown}`);
+    }
+    this._ledger.failed(peerKey, Date.now());
+    const delay = this._ledger.refusalDelayMs(peerKey, Date.now());
+    if (delay > 0) {
       logger.info(
         {
           throttleKey: peerKey,
-          delayMs: wait,
+          delayMs: delay,
           failures: this._ledger.failures(peerKey, Date.now()),
         },
-        'authentication delayed: earlier attempts from this peer failed',
+        'authentication refused; the answer is delayed: earlier attempts from this peer failed',
       );
-      if (websocket.readyState !== WebSocket.OPEN || !(await waitWhileOpen(websocket, wait))) {
-        return false;
+      this._held.set(peerKey, (this._held.get(peerKey) ?? 0) + 1);
+      try {
+        await holdFor(delay, gone);
+      } finally {
+        const left = (this._held.get(peerKey) ?? 1) - 1;
+        if (left === 0) {
+          this._held.delete(peerKey);
+        } else {
+          this._held.set(peerKey, left);
+        }
       }
     }
-    if (websocket.readyState !== WebSocket.OPEN) {
-      return false; // timed out or gone while queued: nothing to check
-    }
-    let result: AuthResult;
-    try {
-      result = await callback(message, websocket, logger);
-    } catch (error) {
-      this._ledger.failed(peerKey, Date.now());
+    if (error !== undefined) {
       throw error;
-    }
-    if (isAccepted(result)) {
-      this._ledger.succeeded(peerKey);
-    } else {
-      this._ledger.failed(peerKey, Date.now());
     }
     return result;
   }
-}
-
-function isLoopback(address: string): boolean {
-  return (
-    (isIPv4(address) && address.startsWith('127.')) ||
-    address === '::1' ||
-    /^::ffff:127\./i.test(address)
-  );
 }
 
 /** The first 64 bits of an IPv6 address as `a:b:c:d::/64`: one site or host gets one key. */
@@ -275,11 +283,11 @@ function addressKey(address: string): string | undefined {
 }
 
 /**
- * Who is attempting, for the throttle. The socket's peer address, except when the connection
- * comes from loopback or a UNIX socket, where a reverse proxy (nginx) sits: then the last
+ * Who is attempting, for the throttle: the socket's peer address, except when that peer is a
+ * trusted proxy (nginx on loopback or our UNIX socket, see `--trusted-proxy`): then the last
  * X-Forwarded-For entry, the address the proxy itself saw (earlier entries are whatever the
- * client sent). The trade-off: a local process can claim any address there and so escape the
- * throttle; the deployment this serves (a UNIX socket with mode 0600) lets only the proxy in.
+ * client sent). The header of anyone else is ignored: any local process could claim any
+ * address there, and so get fresh free attempts with each one.
  *
  * @param remoteAddress the socket's peer; undefined for a UNIX socket
  * @param forwardedFor the request's X-Forwarded-For header(s)
@@ -287,9 +295,9 @@ function addressKey(address: string): string | undefined {
 export function throttleKey(
   remoteAddress: string | undefined,
   forwardedFor: string | readonly string[] | undefined,
+  trusted: TrustedProxies = NO_TRUSTED_PROXIES,
 ): string {
-  const local = remoteAddress === undefined || isLoopback(remoteAddress);
-  if (local && forwardedFor !== undefined) {
+  if (forwardedFor !== undefined && trusted.trusts(remoteAddress)) {
     const joined = typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',');
     const last = joined.split(',').at(-1)?.trim() ?? '';
     const forwarded = addressKey(last);

@@ -16,12 +16,15 @@ export interface MetricsSources {
   connections(): number;
   /** Shells waiting for a resume. */
   detachedSessions(): number;
+  /** Connections that have not authenticated yet. */
+  unauthenticatedConnections(): number;
 }
 
 export class ServerMetrics implements HandlerMetrics {
   readonly registry = new Registry();
   private readonly _sessions: Gauge;
   private readonly _authFailures: Counter<'reason'>;
+  private readonly _refusals: Counter<'reason'>;
   private readonly _spawnFailures: Counter;
   private readonly _bytesIn: Counter;
   private readonly _bytesOut: Counter;
@@ -39,6 +42,23 @@ export class ServerMetrics implements HandlerMetrics {
         this.set(sources.connections());
       },
     });
+    new Gauge({
+      name: `${PREFIX}connections_unauthenticated`,
+      help: 'WebSocket connections that have not authenticated yet (counted apart from the limit)',
+      registers,
+      collect() {
+        this.set(sources.unauthenticatedConnections());
+      },
+    });
+    this._refusals = new Counter({
+      name: `${PREFIX}connections_refused_total`,
+      help: 'Connections turned away before a shell: server full, or room made among unauthenticated ones',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['full', 'unauthenticated_limit']) {
+      this._refusals.inc({ reason }, 0);
+    }
     this._sessions = new Gauge({
       name: `${PREFIX}sessions`,
       help: 'Shells running, attached or detached',
@@ -54,11 +74,11 @@ export class ServerMetrics implements HandlerMetrics {
     });
     this._authFailures = new Counter({
       name: `${PREFIX}auth_failures_total`,
-      help: 'Failed authentications by reason (refused, timeout, error)',
+      help: 'Failed authentications by reason (refused, timeout, error, throttled)',
       labelNames: ['reason'],
       registers,
     });
-    for (const reason of ['refused', 'timeout', 'error']) {
+    for (const reason of ['refused', 'timeout', 'error', 'throttled']) {
       this._authFailures.inc({ reason }, 0); // every series exists from the start
     }
     this._spawnFailures = new Counter({
@@ -114,6 +134,11 @@ export class ServerMetrics implements HandlerMetrics {
 
   authFailed(reason: AuthFailureReason): void {
     this._authFailures.inc({ reason });
+  }
+
+  /** A connection turned away: `full` (--max-connections) or `unauthenticated_limit`. */
+  connectionRefused(reason: 'full' | 'unauthenticated_limit'): void {
+    this._refusals.inc({ reason });
   }
 
   spawnFailed(): void {

@@ -11,7 +11,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { SUBPROTOCOL_V1 } from '../../protocol/v1.js';
 import { AuthThrottle, throttleKey, type AuthThrottleOptions } from '../auth/throttle.js';
 import { createTokenAuth, generateToken } from '../auth/token.js';
-import type { AuthCallback } from '../auth/types.js';
+import { parseTrustedProxies, type TrustedProxies } from '../auth/trusted-proxies.js';
+import { AuthRefusal, isAccepted, type AuthCallback } from '../auth/types.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   resolveHandlerOptions,
@@ -27,6 +28,7 @@ import {
   refuseConnection,
   type HandlerResult,
 } from '../websocket-handler.js';
+import { Admission, type Candidate } from './admission.js';
 import { ServerMetrics } from './metrics.js';
 import { checkOrigin, isRebindingSafeHost, normaliseOrigin } from './origin-check.js';
 import { StaticAssets } from './static-assets.js';
@@ -49,15 +51,34 @@ export interface ShellServerOptions extends Omit<
    * `https://console.example.com`. @default none: the page cannot be framed
    */
   readonly frameAncestors?: readonly string[];
-  /** Connections served at once; one more is closed with XJS_ERR_SERVER_FULL. @default 1024 */
+  /**
+   * Authenticated connections served at once; one more is closed with XJS_ERR_SERVER_FULL once
+   * its credential is accepted. Connections still authenticating are counted apart (see
+   * `maxUnauthenticated`), so strangers cannot fill these places. @default 1024
+   */
   readonly maxConnections?: number;
+  /**
+   * Connections that have not authenticated yet, at most; when full, the oldest of them that
+   * has not sent a credential is closed with XJS_ERR_TOO_MANY_UNAUTHENTICATED to make room.
+   * @default 256
+   */
+  readonly maxUnauthenticated?: number;
+  /** Of those, from one peer (its address, or its X-Forwarded-For from a trusted proxy). @default 32 */
+  readonly maxUnauthenticatedPerPeer?: number;
+  /**
+   * Proxies whose `X-Forwarded-For` names the peer for the throttle and the limits above: IP
+   * addresses, CIDR ranges (`10.0.0.0/8`) or `'unix'` (connections through a UNIX socket).
+   * Everyone else's header is ignored. @default none
+   */
+  readonly trustedProxies?: readonly string[];
   /** The directory of the built page. @default the page bundled with this package */
   readonly clientDir?: string;
   /**
-   * Slows down guessing: after a few failed attempts from one peer (X-Forwarded-For when the
-   * connection comes from loopback or a UNIX socket, i.e. a local proxy), each further attempt
-   * waits a doubling delay before it is checked; `false` turns it off. Applies to every auth
-   * mode but `'none'`. @default { freeAttempts: 3, baseDelay: 0.5, maxDelay: 4, maxPeers: 10000 }
+   * Slows down guessing: after a few failed attempts from one peer, each further refusal is
+   * answered after a doubling delay, and a peer with `maxHeld` refusals waiting is refused
+   * unchecked; a right credential is never delayed. `false` turns it off. Applies to every auth
+   * mode but `'none'`.
+   * @default { freeAttempts: 3, baseDelay: 0.5, maxDelay: 4, maxHeld: 8, maxPeers: 10000 }
    */
   readonly authThrottle?: AuthThrottleOptions | false;
   /**
@@ -73,8 +94,9 @@ export interface ShellServerOptions extends Omit<
   /** Bytes of recent output each session keeps for a resuming page. @default 1048576 */
   readonly replayBufferBytes?: number;
   /**
-   * Serve Prometheus metrics at `/metrics` (no authentication: restrict it at the proxy, or
-   * keep the server on loopback or a UNIX socket). @default false
+   * Serve Prometheus metrics at `/metrics`. With authentication on, a scraper sends the
+   * server's credential as `Authorization: Bearer …` (throttled like any attempt); with
+   * `auth: 'none'` only requests for a Host that cannot be rebound are answered. @default false
    */
   readonly metrics?: boolean;
   /**
@@ -117,6 +139,22 @@ export interface ShellServer extends EventEmitter {
 export type ShellServerEvents = 'connection-end' | 'idle' | 'idle-timeout';
 
 const DEFAULT_MAX_CONNECTIONS = 1024;
+const DEFAULT_MAX_UNAUTHENTICATED = 256;
+const DEFAULT_MAX_UNAUTHENTICATED_PER_PEER = 32;
+
+function positiveWhole(name: string, value: number | undefined, fallback: number): number {
+  const chosen = value ?? fallback;
+  if (!Number.isSafeInteger(chosen) || chosen < 1) {
+    throw new RangeError(`options.${name} must be a positive whole number`);
+  }
+  return chosen;
+}
+
+/** The credential of an HTTP request: `Authorization: Bearer <token or JWT>`. */
+function bearerCredential(request: IncomingMessage): string | undefined {
+  const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '');
+  return match?.[1];
+}
 
 /** The page's security headers; `frameAncestors` are the origins that may show it in a frame. */
 function securityHeaders(frameAncestors: readonly string[]): Record<string, string> {
@@ -198,6 +236,8 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
   private readonly _allowedOrigins: Set<string>;
   private readonly _pageHeaders: Record<string, string>;
   private readonly _maxConnections: number;
+  private readonly _admission: Admission;
+  private readonly _trustedProxies: TrustedProxies;
   private readonly _shutdown = new AbortController();
   private readonly _running = new Set<Promise<HandlerResult>>();
   private readonly _sessions: SessionStore | undefined;
@@ -217,13 +257,28 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     this._assets = new StaticAssets(_options.clientDir ?? defaultClientDir());
     this._allowedOrigins = new Set(originsOption('allowedOrigins', _options.allowedOrigins));
     this._pageHeaders = securityHeaders(originsOption('frameAncestors', _options.frameAncestors));
-    const max = _options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    if (!Number.isSafeInteger(max) || max < 1) {
-      throw new RangeError('options.maxConnections must be a positive whole number');
-    }
+    const max = positiveWhole('maxConnections', _options.maxConnections, DEFAULT_MAX_CONNECTIONS);
     this._maxConnections = max;
+    this._admission = new Admission({
+      maxConnections: max,
+      maxUnauthenticated: positiveWhole(
+        'maxUnauthenticated',
+        _options.maxUnauthenticated,
+        DEFAULT_MAX_UNAUTHENTICATED,
+      ),
+      maxUnauthenticatedPerPeer: positiveWhole(
+        'maxUnauthenticatedPerPeer',
+        _options.maxUnauthenticatedPerPeer,
+        DEFAULT_MAX_UNAUTHENTICATED_PER_PEER,
+      ),
+    });
+    try {
+      this._trustedProxies = parseTrustedProxies(_options.trustedProxies ?? []);
+    } catch (error) {
+      throw new RangeError(`options.trustedProxies: ${(error as Error).message}`);
+    }
     // Each connection listens for the shutdown; past 10 node would warn of a leak that is none.
-    setMaxListeners(max + 16, this._shutdown.signal);
+    setMaxListeners(max + this._admissionCapacity() + 16, this._shutdown.signal);
     if (_options.idleTimeout !== undefined) {
       try {
         this._idleTimer = new IdleTimer(_options.idleTimeout, () => this.emit('idle-timeout'));
@@ -243,6 +298,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       this._metrics = new ServerMetrics({
         connections: () => this.connections,
         detachedSessions: () => this.detachedSessions,
+        unauthenticatedConnections: () => this._admission.unauthenticated,
       });
     }
     this._wss = new WebSocketServer({
@@ -376,19 +432,105 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       response.end('Method Not Allowed');
       return;
     }
+    if (!this._rebindingSafe(request, request.socket)) {
+      response.writeHead(403, { 'Content-Type': 'text/plain' });
+      response.end('Forbidden');
+      return;
+    }
     if (pathname === '/healthz') {
+      // A bare status: who is connected is not for whoever can reach the port.
       response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-      response.end(JSON.stringify({ status: 'ok', connections: this.connections }));
+      response.end(JSON.stringify({ status: 'ok' }));
       return;
     }
     if (pathname === '/metrics' && this._metrics !== undefined) {
-      this._serveMetrics(this._metrics, response);
+      const metrics = this._metrics;
+      void this._authorizeRequest(request).then((allowed) => {
+        if (allowed) {
+          this._serveMetrics(metrics, response);
+        } else {
+          response.writeHead(401, {
+            'Content-Type': 'text/plain',
+            'WWW-Authenticate': 'Bearer realm="xterm-js-shell"',
+          });
+          response.end('Unauthorized');
+        }
+      });
       return;
     }
     if (!this._assets.serve(pathname, request, response)) {
       response.writeHead(404, { 'Content-Type': 'text/plain' });
       response.end('Not Found');
     }
+  }
+
+  /**
+   * Without authentication, only a Host that cannot be rebound is served, for every endpoint
+   * and the upgrade alike: a page whose own name was made to resolve to us must not read or
+   * drive anything (DNS rebinding). With authentication the credential stops such a page.
+   */
+  private _rebindingSafe(request: IncomingMessage, socket: Socket): boolean {
+    if (this._authCallback !== undefined) {
+      return true;
+    }
+    if (isRebindingSafeHost(request.headers.host, this._allowedOrigins)) {
+      return true;
+    }
+    this._log.warn(
+      { host: request.headers.host, peer: peerAddress(socket), path: requestPath(request.url) },
+      'refused a request: without authentication only an IP address, localhost or ' +
+        'an --allowed-origin host may be used as Host (DNS rebinding)',
+    );
+    return false;
+  }
+
+  /** An HTTP request's Bearer credential, judged like a connection's (throttle included). */
+  private async _authorizeRequest(request: IncomingMessage): Promise<boolean> {
+    const callback = this._authCallback;
+    if (callback === undefined) {
+      return true;
+    }
+    const credential = bearerCredential(request);
+    if (credential === undefined) {
+      return false;
+    }
+    const log = this._log.child({
+      path: requestPath(request.url),
+      peer: peerAddress(request.socket),
+    });
+    const check = (): ReturnType<AuthCallback> => callback(credential, undefined, log);
+    const gone = new Promise<void>((resolve) => request.socket.once('close', () => resolve()));
+    try {
+      const result =
+        this._throttle === undefined
+          ? await check()
+          : await this._throttle.attempt(this._peerKey(request), check, gone, log);
+      if (!isAccepted(result)) {
+        this._metrics?.authFailed('refused');
+        log.info('HTTP request refused: no valid credential');
+        return false;
+      }
+      return true;
+    } catch (error) {
+      const throttled = error instanceof AuthRefusal;
+      this._metrics?.authFailed(throttled ? 'throttled' : 'error');
+      log.info({ err: (error as Error).message }, 'HTTP request refused');
+      return false;
+    }
+  }
+
+  /** Who a request comes from, for the throttle and the per-peer limit. */
+  private _peerKey(request: IncomingMessage): string {
+    return throttleKey(
+      request.socket.remoteAddress,
+      request.headers['x-forwarded-for'],
+      this._trustedProxies,
+    );
+  }
+
+  /** Unauthenticated places: enough listeners on the shutdown signal for all of them. */
+  private _admissionCapacity(): number {
+    return this._options.maxUnauthenticated ?? DEFAULT_MAX_UNAUTHENTICATED;
   }
 
   private _serveMetrics(metrics: ServerMetrics, response: ServerResponse): void {
@@ -427,15 +569,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       writeRawResponse(socket, 403, 'Forbidden');
       return;
     }
-    if (
-      this._authCallback === undefined &&
-      !isRebindingSafeHost(request.headers.host, this._allowedOrigins)
-    ) {
-      this._log.warn(
-        { host: request.headers.host, peer: peerAddress(socket) },
-        'refused a WebSocket upgrade: without authentication only an IP address, localhost or ' +
-          'an --allowed-origin host may be used as Host (DNS rebinding)',
-      );
+    if (!this._rebindingSafe(request, socket)) {
       writeRawResponse(socket, 403, 'Forbidden');
       return;
     }
@@ -453,6 +587,9 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       token: _token,
       allowedOrigins: _origins,
       maxConnections: _max,
+      maxUnauthenticated: _maxUnauthenticated,
+      maxUnauthenticatedPerPeer: _maxPerPeer,
+      trustedProxies: _trustedProxies,
       clientDir: _dir,
       authThrottle: _authThrottle,
       headersTimeout: _headersTimeout,
@@ -467,25 +604,53 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
 
   private _serve(ws: WebSocket, request: IncomingMessage): void {
     const logId = `c${++this._connectionSeq}`;
-    if (this._running.size >= this._maxConnections) {
-      this._log.warn(
-        { conn: logId, maxConnections: this._maxConnections },
-        'refused a connection: the server is full (see --max-connections)',
-      );
-      refuseConnection(ws, 'XJS_ERR_SERVER_FULL');
+    const callback = this._authCallback;
+    if (callback === undefined && this._running.size >= this._maxConnections) {
+      this._refuseFull(ws, logId); // without authentication every connection is served at once
       return;
     }
-    let handler: WebSocketHandler;
+    const peerKey = this._peerKey(request);
+    let handler: WebSocketHandler | undefined;
+    let authenticated = false;
+    const candidate: Candidate = {
+      peerKey,
+      evict: () => {
+        this._log.info(
+          { conn: logId, throttleKey: peerKey },
+          'closing a connection that has not authenticated, to make room for a new one',
+        );
+        this._metrics?.connectionRefused('unauthenticated_limit');
+        handler?.end('XJS_ERR_TOO_MANY_UNAUTHENTICATED');
+      },
+    };
+    // The throttle judges; admission then moves the connection to the served places, if any.
+    const throttled =
+      callback !== undefined && this._throttle !== undefined
+        ? this._throttle.wrap(callback, peerKey)
+        : callback;
+    const admitted: AuthCallback | undefined =
+      throttled === undefined
+        ? undefined
+        : async (message, websocket, logger) => {
+            this._admission.judging(candidate);
+            const result = await throttled(message, websocket, logger);
+            if (isAccepted(result)) {
+              if (!this._admission.authenticate(candidate)) {
+                this._metrics?.connectionRefused('full');
+                this._log.warn(
+                  { conn: logId, maxConnections: this._maxConnections },
+                  'refused a connection: the server is full (see --max-connections)',
+                );
+                throw new AuthRefusal('XJS_ERR_SERVER_FULL', 'the server is full');
+              }
+              authenticated = true;
+            }
+            return result;
+          };
     try {
       handler = new WebSocketHandler(ws, {
         ...this._handlerOptions(),
-        authCallback:
-          this._authCallback !== undefined && this._throttle !== undefined
-            ? this._throttle.wrap(
-                this._authCallback,
-                throttleKey(request.socket.remoteAddress, request.headers['x-forwarded-for']),
-              )
-            : this._authCallback,
+        authCallback: admitted,
         logger: this._log,
         logId,
         shutdownSignal: this._shutdown.signal,
@@ -499,6 +664,16 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       refuseConnection(ws, 'XJS_ERR_INTERNAL');
       return;
     }
+    if (callback !== undefined && !this._admission.arrive(candidate)) {
+      this._log.warn(
+        { conn: logId, throttleKey: peerKey, unauthenticated: this._admission.unauthenticated },
+        'refused a connection: every place for connections that have not authenticated is ' +
+          'taken by one being judged',
+      );
+      this._metrics?.connectionRefused('unauthenticated_limit');
+      refuseConnection(ws, 'XJS_ERR_TOO_MANY_UNAUTHENTICATED');
+      return;
+    }
     const running = handler.run();
     this._running.add(running);
     this._emitIfIdle(); // not idle now: cancels the idle countdown
@@ -508,9 +683,21 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
         this._log.error({ conn: logId, err: String(error) }, 'connection handler failed');
       })
       .finally(() => {
+        if (callback !== undefined) {
+          this._admission.leave(candidate, authenticated);
+        }
         this._running.delete(running);
         this._emitIfIdle();
       });
+  }
+
+  private _refuseFull(ws: WebSocket, logId: string): void {
+    this._log.warn(
+      { conn: logId, maxConnections: this._maxConnections },
+      'refused a connection: the server is full (see --max-connections)',
+    );
+    this._metrics?.connectionRefused('full');
+    refuseConnection(ws, 'XJS_ERR_SERVER_FULL');
   }
 
   /** The one place that decides idleness: no connection and no shell waiting for a resume. */
