@@ -14,7 +14,7 @@ import {
   type ServerHello,
   type ServerMessage,
 } from '../../src/protocol/v1.js';
-import { shellEnvironment } from '../../src/server/shell-env.js';
+import { shellEnvironment } from '../../src/server/process/shell-env.js';
 
 export type LinkKind = 'raw' | 'legacy' | 'v1';
 

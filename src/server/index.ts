@@ -3,9 +3,9 @@
  * and result types, the auth helpers and the error catalog. Everything else is internal.
  * @module
  */
-export { WebSocketHandler, type HandlerResult } from './websocket-handler.js';
-export type { WebSocketHandlerOptions, FlowControlLimits } from './handler-options.js';
-export { SessionStore, type SessionStoreOptions } from './session-store.js';
+export { WebSocketHandler, type HandlerResult } from './connection/websocket-handler.js';
+export type { WebSocketHandlerOptions, FlowControlLimits } from './connection/handler-options.js';
+export { SessionStore, type SessionStoreOptions } from './session/session-store.js';
 export {
   createShellServer,
   type ShellServer,
@@ -21,8 +21,8 @@ export {
   type UnixSocketTarget,
   type FdTarget,
   type SocketActivationEnv,
-} from './listen.js';
-export { MAX_IDLE_SECONDS } from './idle-timer.js';
+} from './http/listen.js';
+export { MAX_IDLE_SECONDS } from './http/idle-timer.js';
 export type { AuthCallback, AuthResult, AuthIdentity } from './auth/types.js';
 export { createTokenAuth, generateToken } from './auth/token.js';
 export { createJwtAuth, type JwtAuthOptions } from './auth/jwt.js';
@@ -30,5 +30,5 @@ export type { AuthThrottleOptions } from './auth/throttle.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
 export { ERRORS, type ErrorCode, type ErrorInfo } from '../protocol/errors.js';
 export { SUBPROTOCOL_V1, type ExitStatus } from '../protocol/v1.js';
-export type { TerminateOutcome } from './terminate.js';
+export type { TerminateOutcome } from './process/terminate.js';
 export { VERSION } from './version.js';

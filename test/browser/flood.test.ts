@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
+import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/connection/handler-options.js';
 import {
   assertNoStrayProcesses,
   DESKTOP,

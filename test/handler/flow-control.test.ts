@@ -27,7 +27,7 @@ import {
 } from '../helpers/handler-leaks.js';
 import { startHandlerServer } from '../helpers/handler-server.js';
 import { closeOf, typeAndMatch, waitForTail } from '../helpers/handler-shell.js';
-import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
+import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/connection/handler-options.js';
 import { descendants } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait-for.js';
 

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { V1Client } from '../helpers/clients.js';
 import { expectNothingLeft, takeBaseline, type Baseline } from '../helpers/handler-leaks.js';
 import { closeOf } from '../helpers/handler-shell.js';
-import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
+import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/connection/handler-options.js';
 import {
   descendants,
   descriptorTargets,

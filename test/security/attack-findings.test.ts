@@ -10,7 +10,7 @@ import {
   encodeClientHello,
   encodeInput,
 } from '../../src/protocol/v1.js';
-import { MAX_BYTES_BEFORE_AUTH } from '../../src/server/websocket-handler.js';
+import { MAX_BYTES_BEFORE_AUTH } from '../../src/server/connection/websocket-handler.js';
 import { wsAttempt, within, type WsOutcome } from '../helpers/hostile.js';
 import { ServerChild, mebibytes } from '../helpers/leaks.js';
 import { descendants } from '../helpers/processes.js';

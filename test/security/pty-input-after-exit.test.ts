@@ -6,8 +6,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { spawnShell, type ShellProcess } from '../../src/server/pty-process.js';
-import { shellEnvironment } from '../../src/server/shell-env.js';
+import { spawnShell, type ShellProcess } from '../../src/server/process/pty-process.js';
+import { shellEnvironment } from '../../src/server/process/shell-env.js';
 import { within } from '../helpers/hostile.js';
 import { descendants } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -1,7 +1,7 @@
 // /metrics: Prometheus text that a scraper can parse, with the counts a user would check.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/handler-options.js';
+import { DEFAULT_HIGH_WATER_BYTES } from '../../src/server/connection/handler-options.js';
 import { LegacyClient, V1Client } from '../helpers/clients.js';
 import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';

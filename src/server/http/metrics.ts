@@ -6,8 +6,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ExitStatus } from '../../protocol/v1.js';
-import type { AuthFailureReason, HandlerMetrics } from '../handler-metrics.js';
-import type { SessionObserver, ShellSession } from '../session.js';
+import type { AuthFailureReason, HandlerMetrics } from '../connection/handler-metrics.js';
+import type { SessionObserver, ShellSession } from '../session/session.js';
 
 const PREFIX = 'xterm_js_shell_';
 

@@ -17,17 +17,17 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   resolveHandlerOptions,
   type WebSocketHandlerOptions,
-} from '../handler-options.js';
-import { IdleTimer } from '../idle-timer.js';
-import { listenOn, type ListenAddress, type ListenTarget, type Listener } from '../listen.js';
+} from '../connection/handler-options.js';
+import { IdleTimer } from './idle-timer.js';
+import { listenOn, type ListenAddress, type ListenTarget, type Listener } from './listen.js';
 import { createLogger, type Logger } from '../logger.js';
-import { SessionStore } from '../session-store.js';
+import { SessionStore } from '../session/session-store.js';
 import {
   WebSocketHandler,
   peerAddress,
   refuseConnection,
   type HandlerResult,
-} from '../websocket-handler.js';
+} from '../connection/websocket-handler.js';
 import { Admission, type Candidate } from './admission.js';
 import { ServerMetrics } from './metrics.js';
 import { checkOrigin, isRebindingSafeHost, normaliseOrigin } from './origin-check.js';

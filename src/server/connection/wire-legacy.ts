@@ -3,8 +3,8 @@
  * as the first frame, `Error: ...` text on failure.
  * @module
  */
-import { legacyErrorText, parseLegacyResize } from '../protocol/legacy.js';
-import { ProtocolError, type ClientMessage } from '../protocol/v1.js';
+import { legacyErrorText, parseLegacyResize } from '../../protocol/legacy.js';
+import { ProtocolError, type ClientMessage } from '../../protocol/v1.js';
 import { Utf8Stream } from './utf8-stream.js';
 import type { OutgoingFrame, Opening, Wire } from './wire.js';
 

@@ -14,8 +14,8 @@ import {
   type ClientMessage,
   type ExitStatus,
   type ServerHello,
-} from '../protocol/v1.js';
-import type { ErrorCode } from '../protocol/errors.js';
+} from '../../protocol/v1.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 import type { OutgoingFrame, Opening, Wire } from './wire.js';
 
 const HEARTBEAT_FRAME = encodeHeartbeat();

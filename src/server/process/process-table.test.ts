@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { waitFor } from '../../test/helpers/wait-for.js';
+import { waitFor } from '../../../test/helpers/wait-for.js';
 import { invalidateProcessTable, parseStat, sessionMembers } from './process-table.js';
 
 /** The fields after the command name of a real stat line, from `state` to `tty_nr` and on. */

@@ -9,11 +9,11 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { ExitStatus } from '../protocol/v1.js';
+import type { ExitStatus } from '../../protocol/v1.js';
 import { toExitStatus } from './exit-status.js';
 
 /** Same place relative to src/server and dist/server. */
-const SCRIPT = fileURLToPath(new URL('../../libexec/shell-spawner.pl', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../../libexec/shell-spawner.pl', import.meta.url));
 const PERL = '/usr/bin/perl';
 /** With no shell left, the spawner lingers this long for the next one before it is ended. */
 const LINGER_MS = 1000;

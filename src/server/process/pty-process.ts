@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import tty from 'node:tty';
 import * as nodePty from 'node-pty';
-import type { ExitStatus } from '../protocol/v1.js';
+import type { ExitStatus } from '../../protocol/v1.js';
 import { toExitStatus } from './exit-status.js';
 import { shellSpawner, UNKNOWN_EXIT } from './shell-spawner.js';
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { MAX_TIMER_SECONDS } from './timer-limits.js';
+import { MAX_TIMER_SECONDS } from '../timer-limits.js';
 
 /** setTimeout's limit: a longer delay overflows and fires at once. */
 export const MAX_IDLE_SECONDS = MAX_TIMER_SECONDS;

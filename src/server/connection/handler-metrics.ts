@@ -3,7 +3,7 @@
  * depend on a metrics library; src/server/http/metrics.ts implements it with prom-client.
  * @module
  */
-import type { ShellSession } from './session.js';
+import type { ShellSession } from '../session/session.js';
 
 export type AuthFailureReason = 'refused' | 'timeout' | 'error' | 'throttled';
 

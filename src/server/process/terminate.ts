@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sessionMembers, type ProcessEntry } from './process-table.js';
-import { logDebugMin, type Logger } from './logger.js';
+import { logDebugMin, type Logger } from '../logger.js';
 
 export interface TerminateOptions {
   /** Milliseconds between SIGHUP and SIGKILL. */

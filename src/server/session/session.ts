@@ -5,10 +5,14 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import type { ExitStatus } from '../protocol/v1.js';
-import type { Disposable, ShellProcess } from './pty-process.js';
+import type { ExitStatus } from '../../protocol/v1.js';
+import type { Disposable, ShellProcess } from '../process/pty-process.js';
 import { ReplayBuffer, type ReplaySlice } from './replay-buffer.js';
-import { terminateSession, type TerminateOptions, type TerminateOutcome } from './terminate.js';
+import {
+  terminateSession,
+  type TerminateOptions,
+  type TerminateOutcome,
+} from '../process/terminate.js';
 
 /** Where a session's output goes: the connection currently attached. */
 export interface SessionSink {

@@ -4,11 +4,11 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
-import type { AuthCallback } from './auth/types.js';
-import { LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
-import { SessionStore } from './session-store.js';
+import type { AuthCallback } from '../auth/types.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from '../logger.js';
+import { SessionStore } from '../session/session-store.js';
 import type { HandlerMetrics } from './handler-metrics.js';
-import { MAX_TIMER_SECONDS } from './timer-limits.js';
+import { MAX_TIMER_SECONDS } from '../timer-limits.js';
 
 export interface FlowControlLimits {
   /** Pause the shell when this many output bytes are unacknowledged or buffered. @default 262144 */

@@ -3,8 +3,8 @@
  * the handler picks one per connection from the negotiated subprotocol.
  * @module
  */
-import type { ClientHello, ClientMessage, ExitStatus, ServerHello } from '../protocol/v1.js';
-import type { ErrorCode } from '../protocol/errors.js';
+import type { ClientHello, ClientMessage, ExitStatus, ServerHello } from '../../protocol/v1.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 
 /** A frame ready for `ws.send`: bytes with their frame kind. */
 export interface OutgoingFrame {

@@ -3,7 +3,7 @@
  * @module
  */
 import { constants as osConstants } from 'node:os';
-import type { ExitStatus } from '../protocol/v1.js';
+import type { ExitStatus } from '../../protocol/v1.js';
 
 const SIGNAL_NAMES = new Map<number, string>(
   Object.entries(osConstants.signals).map(([name, number]) => [number, name]),

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import type { ShellSession } from './session.js';
-import type { TerminateOptions } from './terminate.js';
-import { MAX_TIMER_SECONDS } from './timer-limits.js';
+import type { TerminateOptions } from '../process/terminate.js';
+import { MAX_TIMER_SECONDS } from '../timer-limits.js';
 
 export interface SessionStoreOptions {
   /** Seconds a detached shell waits for its client to come back. @default 60 */

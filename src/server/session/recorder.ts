@@ -6,8 +6,8 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { ExitStatus } from '../protocol/v1.js';
-import type { Logger } from './logger.js';
+import type { ExitStatus } from '../../protocol/v1.js';
+import type { Logger } from '../logger.js';
 import type { SessionObserver } from './session.js';
 
 export interface RecorderOptions {

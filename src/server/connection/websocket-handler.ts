@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
-import { ERRORS, type ErrorCode } from '../protocol/errors.js';
+import { ERRORS, type ErrorCode } from '../../protocol/errors.js';
 import {
   MAX_COLS,
   MAX_ROWS,
@@ -14,8 +14,8 @@ import {
   SUBPROTOCOL_V1,
   type ClientMessage,
   type ExitStatus,
-} from '../protocol/v1.js';
-import { AuthRefusal, isAccepted, type AuthResult } from './auth/types.js';
+} from '../../protocol/v1.js';
+import { AuthRefusal, isAccepted, type AuthResult } from '../auth/types.js';
 import { FlowControl, type FlowTransition } from './flow-control.js';
 import { Heartbeat } from './heartbeat.js';
 import { InputGate } from './input-gate.js';
@@ -24,18 +24,18 @@ import {
   type ResolvedHandlerOptions,
   type WebSocketHandlerOptions,
 } from './handler-options.js';
-import { createLogger, logDebugMin, type Logger, type LogLevel } from './logger.js';
-import { spawnShell } from './pty-process.js';
-import { enqueueSpawn } from './spawn-queue.js';
-import { AsciicastRecorder } from './recorder.js';
-import { ShellSession, type SessionSink } from './session.js';
-import { ownerKey, type SessionHolder } from './session-store.js';
-import { shellEnvironment } from './shell-env.js';
-import type { TerminateOptions, TerminateOutcome } from './terminate.js';
+import { createLogger, logDebugMin, type Logger, type LogLevel } from '../logger.js';
+import { spawnShell } from '../process/pty-process.js';
+import { enqueueSpawn } from '../process/spawn-queue.js';
+import { AsciicastRecorder } from '../session/recorder.js';
+import { ShellSession, type SessionSink } from '../session/session.js';
+import { ownerKey, type SessionHolder } from '../session/session-store.js';
+import { shellEnvironment } from '../process/shell-env.js';
+import type { TerminateOptions, TerminateOutcome } from '../process/terminate.js';
 import { LegacyWire } from './wire-legacy.js';
 import { V1Wire } from './wire-v1.js';
 import type { Opening, OutgoingFrame, Wire } from './wire.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 /** What `run()` resolves with once the connection and its shell are gone. */
 export interface HandlerResult {
