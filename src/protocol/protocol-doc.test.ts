@@ -123,6 +123,8 @@ describe('docs/protocol.md', () => {
       rows: 24,
       credential: '',
       resume: { sessionId: '', offset: 0 },
+      attach: '',
+      events: false,
     };
     assert.deepEqual(
       fieldTable(clientSection, '| field |').sort(),
@@ -147,6 +149,9 @@ describe('docs/protocol.md', () => {
         resumeWindowSeconds: 0,
         heartbeatSeconds: 0,
       },
+      role: 'owner',
+      cols: 0,
+      rows: 0,
     };
     assert.deepEqual(
       fieldTable(serverSection, '| field |').sort(),

@@ -456,7 +456,7 @@ describe('v1 server messages', () => {
       assertProtocolError(() => decodeServerMessage(new Uint8Array(0)), /empty frame/);
     });
 
-    for (const type of [ClientType.HELLO, ClientType.INPUT, 0x85, 0xff]) {
+    for (const type of [ClientType.HELLO, ClientType.INPUT, 0x86, 0xff]) {
       const name = `0x${type.toString(16).padStart(2, '0')}`;
       it(`an unknown type ${name}`, () => {
         assertProtocolError(

@@ -22,6 +22,7 @@ export const ServerType = {
   EXIT: 0x82,
   ERROR: 0x83,
   HEARTBEAT: 0x84,
+  SESSION: 0x85,
 } as const;
 
 /**
@@ -47,7 +48,30 @@ export interface ClientHello {
   /** The credential, handed to the server's auth callback as is. */
   readonly credential?: string;
   readonly resume?: ResumeRequest;
+  /** Join this live session as one more viewer (its screen as far as the replay reaches). */
+  readonly attach?: string;
+  /** The page understands SESSION messages (size, skipped output, viewers). */
+  readonly events?: boolean;
 }
+
+/** How a viewer may use a session: an owner or writer types; a reader only watches. */
+export type ViewerRole = 'owner' | 'writer' | 'reader';
+
+/** One page on a session, as the SESSION `viewers` event lists it. */
+export interface ViewerInfo {
+  readonly id: string;
+  readonly role: ViewerRole;
+  /** When it joined, in milliseconds since the epoch. */
+  readonly since: number;
+  /** The share link it came through, if any. */
+  readonly shareId?: string;
+}
+
+/** What changed in the session, for pages that asked for events. */
+export type SessionEvent =
+  | { readonly kind: 'size'; readonly cols: number; readonly rows: number }
+  | { readonly kind: 'skipped'; readonly from: number; readonly to: number }
+  | { readonly kind: 'viewers'; readonly self: string; readonly viewers: readonly ViewerInfo[] };
 
 export interface ServerLimits {
   /** Largest message the server accepts, in bytes (type byte included). */
@@ -83,6 +107,11 @@ export interface ServerHello {
    */
   readonly liveOffset: number;
   readonly limits: ServerLimits;
+  /** What this page may do on the session (absent from servers before viewers existed). */
+  readonly role?: ViewerRole;
+  /** The session's terminal size, which the writer who typed or resized last drives. */
+  readonly cols?: number;
+  readonly rows?: number;
 }
 
 export interface ExitStatus {
@@ -109,7 +138,8 @@ export type ServerMessage =
   | { readonly type: 'output'; readonly data: Uint8Array }
   | { readonly type: 'exit'; readonly status: ExitStatus }
   | { readonly type: 'error'; readonly error: ErrorMessage }
-  | { readonly type: 'heartbeat' };
+  | { readonly type: 'heartbeat' }
+  | { readonly type: 'session'; readonly event: SessionEvent };
 
 /** A frame that does not follow the protocol; `message` names what is wrong. */
 export class ProtocolError extends Error {
@@ -203,10 +233,29 @@ function parseJson(payload: Uint8Array, what: string): Record<string, unknown> {
 function parseClientHello(payload: Uint8Array): ClientHello {
   const fields = parseJson(payload, 'hello');
   checkSize(fields.cols, fields.rows);
-  const hello: { cols: number; rows: number; credential?: string; resume?: ResumeRequest } = {
+  const hello: {
+    cols: number;
+    rows: number;
+    credential?: string;
+    resume?: ResumeRequest;
+    attach?: string;
+    events?: boolean;
+  } = {
     cols: fields.cols as number,
     rows: fields.rows as number,
   };
+  if (fields.attach !== undefined) {
+    if (typeof fields.attach !== 'string' || !SESSION_ID_PATTERN.test(fields.attach)) {
+      throw new ProtocolError('hello.attach must be 32 lowercase hex digits');
+    }
+    hello.attach = fields.attach;
+  }
+  if (fields.events !== undefined) {
+    if (typeof fields.events !== 'boolean') {
+      throw new ProtocolError('hello.events must be a boolean');
+    }
+    hello.events = fields.events;
+  }
   if (fields.credential !== undefined) {
     if (typeof fields.credential !== 'string') {
       throw new ProtocolError('hello.credential must be a string');
@@ -225,6 +274,9 @@ function parseClientHello(payload: Uint8Array): ClientHello {
       throw new ProtocolError('hello.resume.offset must be a non-negative safe integer');
     }
     hello.resume = { sessionId: resume.sessionId, offset: resume.offset };
+  }
+  if (hello.resume !== undefined && hello.attach !== undefined) {
+    throw new ProtocolError('hello.resume and hello.attach exclude each other');
   }
   return hello;
 }
@@ -268,6 +320,10 @@ export function encodeServerHello(hello: ServerHello): Uint8Array {
 
 export function encodeOutput(data: Uint8Array): Uint8Array {
   return encodeFrame(ServerType.OUTPUT, data);
+}
+
+export function encodeSessionEvent(event: SessionEvent): Uint8Array {
+  return encodeJson(ServerType.SESSION, event);
 }
 
 export function encodeExit(status: ExitStatus): Uint8Array {
@@ -327,6 +383,13 @@ export function decodeServerMessage(frame: Uint8Array): ServerMessage {
         throw new ProtocolError(`heartbeat must be 1 byte, got ${frame.length}`);
       }
       return { type: 'heartbeat' };
+    case ServerType.SESSION: {
+      const fields = parseJson(payload, 'session event');
+      if (fields.kind !== 'size' && fields.kind !== 'skipped' && fields.kind !== 'viewers') {
+        throw new ProtocolError('session event needs a kind of size, skipped or viewers');
+      }
+      return { type: 'session', event: fields as unknown as SessionEvent };
+    }
     default:
       throw new ProtocolError(`unknown server message type 0x${hex(frame[0] ?? 0)}`);
   }

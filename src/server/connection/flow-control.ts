@@ -76,6 +76,15 @@ export class FlowControl {
     return this._evaluate();
   }
 
+  /**
+   * `bytes` of output were skipped (they left the replay before this viewer caught up): the
+   * numbering moves on as if they had been sent and acknowledged.
+   */
+  skipped(bytes: number): void {
+    this._sentOffset += bytes;
+    this._ackedOffset += bytes;
+  }
+
   /** The socket's buffered byte count changed (a write completed). */
   drained(bufferedAmount: number): FlowTransition {
     this._buffered = bufferedAmount;

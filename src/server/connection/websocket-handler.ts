@@ -14,9 +14,11 @@ import {
   SUBPROTOCOL_V1,
   type ClientMessage,
   type ExitStatus,
+  type SessionEvent,
+  type ViewerRole,
 } from '../../protocol/v1.js';
 import { AuthRefusal, isAccepted, type AuthResult } from '../auth/types.js';
-import { FlowControl, type FlowTransition } from './flow-control.js';
+import type { FlowTransition } from './flow-control.js';
 import { Heartbeat } from './heartbeat.js';
 import { InputGate } from './input-gate.js';
 import {
@@ -28,8 +30,9 @@ import { createLogger, logDebugMin, type Logger, type LogLevel } from '../logger
 import { spawnShell } from '../process/pty-process.js';
 import { enqueueSpawn } from '../process/spawn-queue.js';
 import { AsciicastRecorder } from '../session/recorder.js';
-import { ShellSession, type SessionSink } from '../session/session.js';
-import { ownerKey, type SessionHolder } from '../session/session-store.js';
+import { ShellSession, type JoinFrom } from '../session/session.js';
+import { ownerKey, SessionStore, type Leaving } from '../session/session-store.js';
+import { Viewer, type ViewerPort } from '../session/viewer.js';
 import { shellEnvironment } from '../process/shell-env.js';
 import type { TerminateOptions, TerminateOutcome } from '../process/terminate.js';
 import { LegacyWire } from './wire-legacy.js';
@@ -52,9 +55,10 @@ export interface HandlerResult {
   readonly termination: TerminateOutcome | undefined;
   /**
    * `terminated`: this connection ended its shell; `detached`: the shell waits for a resume;
-   * `taken-over`: another connection resumed it; `none`: no shell was started.
+   * `kept`: other pages still watch it; `taken-over`: another connection resumed it; `none`:
+   * no shell was started.
    */
-  readonly sessionFate: 'terminated' | 'detached' | 'taken-over' | 'none';
+  readonly sessionFate: 'terminated' | 'detached' | 'kept' | 'taken-over' | 'none';
   /** True when this connection continued an existing session. */
   readonly resumed: boolean;
   /** The close code the socket ended with (1006 when it ended without a close frame). */
@@ -163,13 +167,16 @@ export class WebSocketHandler {
   private _identity: string | undefined;
   private _owner = 'anyone';
   private _session: ShellSession | undefined;
+  /** This connection on its session, once the hello was sent (only then may it resume). */
+  private _viewer: Viewer | undefined;
+  /** Where sessions live: the one given, or one of our own (no resume, nobody else attaches). */
+  private readonly _store: SessionStore;
   /** The shell being started, if one is: settled before the session is. */
   private _starting: Promise<void> | undefined;
-  /** The client was told of the session (its hello was sent): only then may it resume. */
-  private _attached = false;
   private _resumed = false;
+  /** The page asked for SESSION events. */
+  private _wantsEvents = false;
   private _ending: Ending | undefined;
-  private _flow: FlowControl | undefined;
   private _exitStatus: ExitStatus | undefined;
   private _closeCode: number | undefined;
   private _bytesIn = 0;
@@ -194,13 +201,7 @@ export class WebSocketHandler {
   private readonly _socketClosed = new Promise<void>(
     (resolve) => (this._resolveSocketClosed = resolve),
   );
-  private readonly _sink: SessionSink = {
-    output: (chunk) => this._sessionOnOutput(chunk),
-    exited: (status) => this._sessionOnExit(status),
-  };
-  private readonly _holder: SessionHolder = {
-    takenOver: () => this._sessionOnTakeover(),
-  };
+  private readonly _port: ViewerPort;
 
   /**
    * @param websocket an open `ws` WebSocket, from any server
@@ -217,8 +218,23 @@ export class WebSocketHandler {
     this._wire = _ws.protocol === SUBPROTOCOL_V1 ? new V1Wire() : new LegacyWire();
     const base = this._options.logger ?? defaultLogger(this._options.logLevel);
     this._log = base.child({ conn: this._options.logId ?? randomUUID() });
-    this._inputGate = new InputGate(_ws, () => this._session?.shell.inputBacklog ?? 0);
+    this._inputGate = new InputGate(_ws, () => this._session?.inputBacklog ?? 0);
     this._socket = (_ws as unknown as { _socket?: Socket })._socket;
+    const given = this._options.sessionStore;
+    this._store =
+      this._wire.capabilities.sessions && given !== undefined
+        ? given
+        : new SessionStore({ resumeWindow: 0, replayBufferBytes: 0 });
+    this._port = {
+      output: (chunk) => this._viewerOnOutput(chunk),
+      get bufferedAmount() {
+        return _ws.bufferedAmount;
+      },
+      event: (event) => this._viewerOnEvent(event),
+      fellBehind: () => this._viewerFellBehind(),
+      exited: (status) => this._sessionOnExit(status),
+      removed: () => this._viewerOnTakeover(),
+    };
   }
 
   /**
@@ -295,8 +311,8 @@ export class WebSocketHandler {
   }
 
   /**
-   * After the connection stopped: a v1 session whose client vanished waits for a resume (when
-   * a store keeps sessions); otherwise the shell's whole session is terminated.
+   * After the connection stopped: this viewer leaves its session, and the store decides what
+   * becomes of it (kept for the others, detached for a resume, or ended).
    */
   private async _settleSession(): Promise<{
     fate: HandlerResult['sessionFate'];
@@ -309,21 +325,33 @@ export class WebSocketHandler {
     if (this._ending === 'taken-over') {
       return { fate: 'taken-over', termination: undefined };
     }
-    session.detach(this._sink);
-    const store = this._options.sessionStore;
-    const clientVanished = this._ending === 'client' || this._ending === 'heartbeat';
-    const resumable = this._attached && session.exitStatus === undefined;
-    if (store !== undefined && clientVanished && resumable) {
-      if (store.detach(session, this._holder, this._terminateOptions())) {
-        this._log.info(
-          { sessionId: session.id, resumeWindowSeconds: store.resumeWindowMs / 1000 },
-          'shell detached; waiting for the client to resume',
-        );
-        return { fate: 'detached', termination: undefined };
-      }
+    if (this._viewer === undefined) {
+      // Started while the client left, never shown to anyone: nothing to keep.
+      const termination = this._store.ownerOf(session)
+        ? this._store.end(session)
+        : session.terminate(this._terminateOptions());
+      return { fate: 'terminated', termination: await termination };
     }
-    store?.remove(session);
-    return { fate: 'terminated', termination: await session.terminate(this._terminateOptions()) };
+    session.leave(this._viewer);
+    const vanished = this._ending === 'client' || this._ending === 'heartbeat';
+    const how: Leaving =
+      session.exitStatus !== undefined ? 'exited' : vanished ? 'vanished' : 'done';
+    const left = this._store.left(session, how);
+    if (left.fate === 'detached') {
+      this._log.info(
+        { sessionId: session.id, resumeWindowSeconds: this._store.resumeWindowMs / 1000 },
+        'shell detached; waiting for the client to resume',
+      );
+      return { fate: 'detached', termination: undefined };
+    }
+    if (left.fate === 'kept') {
+      this._log.info(
+        { sessionId: session.id, viewers: session.viewers.length },
+        'left the session; other pages still watch it',
+      );
+      return { fate: 'kept', termination: undefined };
+    }
+    return { fate: 'terminated', termination: await left.termination };
   }
 
   private _logOpen(): void {
@@ -542,8 +570,9 @@ export class WebSocketHandler {
     }
     this._authDone = true;
     clearTimeout(this._authTimer);
-    if (opening.resume !== undefined) {
-      this._resumeSession(opening);
+    this._wantsEvents = opening.events === true;
+    if (opening.resume !== undefined || opening.attach !== undefined) {
+      this._joinExisting(opening);
       return;
     }
     // Frames that arrive meanwhile wait in _pending, as during authentication.
@@ -577,7 +606,6 @@ export class WebSocketHandler {
 
   private async _startShell(opening: Opening): Promise<void> {
     const options = this._options;
-    const store = this._wire.name === 'v1' ? options.sessionStore : undefined;
     const cols = clamp(opening.cols ?? 80, MAX_COLS);
     const rows = clamp(opening.rows ?? 24, MAX_ROWS);
     let session: ShellSession;
@@ -588,7 +616,12 @@ export class WebSocketHandler {
         env: this._shellEnv,
         ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       });
-      session = new ShellSession(shell, store?.replayBufferBytes ?? 0);
+      session = new ShellSession(
+        shell,
+        this._store.replayBufferBytes,
+        { cols, rows },
+        options.userShellCommand,
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this._log.error({ err: message, command: options.userShellCommand }, 'unable to start shell');
@@ -603,7 +636,7 @@ export class WebSocketHandler {
       this._log.info({ shellPid: session.shell.pid }, 'shell started after the client left');
       return;
     }
-    store?.add(session, this._owner, this._holder);
+    this._store.add(session, this._owner, this._terminateOptions());
     options.metrics?.sessionStarted(session);
     if (options.recordDir !== undefined) {
       this._record(session, cols, rows);
@@ -612,7 +645,7 @@ export class WebSocketHandler {
       { shellPid: session.shell.pid, command: options.userShellCommand, sessionId: session.id },
       'shell started',
     );
-    this._run(session, session.offset, 0, []);
+    this._join(session, 'live', 'owner', opening);
   }
 
   private _record(session: ShellSession, cols: number, rows: number): void {
@@ -633,98 +666,108 @@ export class WebSocketHandler {
     }
   }
 
-  /** Continues a detached (or another connection's) session from the client's offset. */
-  private _resumeSession(opening: Opening): void {
-    const resume = opening.resume as NonNullable<Opening['resume']>;
-    const store = this._wire.name === 'v1' ? this._options.sessionStore : undefined;
-    const found = store?.find(resume.sessionId, this._owner);
-    if (store === undefined || found === undefined || !found.found) {
-      const forbidden = found !== undefined && !found.found && found.reason === 'forbidden';
+  /**
+   * Resume (the same page back, from its offset: it takes the place of the owner's pages still
+   * attached) or attach (one more page, from as far back as the replay reaches).
+   */
+  private _joinExisting(opening: Opening): void {
+    const resume = opening.resume;
+    const id = resume?.sessionId ?? opening.attach ?? '';
+    const what = resume !== undefined ? 'resume' : 'attach';
+    const found = this._wire.capabilities.sessions ? this._store.find(id, this._owner) : undefined;
+    if (found === undefined || !found.found) {
+      const forbidden = found !== undefined && found.reason === 'forbidden';
       this._log.info(
-        { sessionId: resume.sessionId, forbidden },
-        'resume refused: no such session for this credential',
+        { sessionId: id, forbidden },
+        `${what} refused: no such session for this credential`,
       );
       this._ending = 'error';
       this._stop(
-        forbidden ? "resume of another credential's session" : 'resume of an unknown session',
+        forbidden ? `${what} of another credential's session` : `${what} of an unknown session`,
         forbidden ? 'XJS_ERR_SESSION_FORBIDDEN' : 'XJS_ERR_SESSION_NOT_FOUND',
       );
       return;
     }
     const session = found.session;
-    let replay;
-    try {
-      replay = session.replayFrom(resume.offset);
-    } catch (error) {
-      this._protocolError(new ProtocolError(`resume: ${(error as Error).message}`));
+    const from: JoinFrom = resume !== undefined ? resume.offset : 'replay';
+    if (resume !== undefined && resume.offset > session.offset) {
+      this._protocolError(
+        new ProtocolError(`resume: offset ${resume.offset} is outside 0..${session.offset}`),
+      );
       return;
     }
-    store.claim(session, this._holder);
-    this._session = session;
-    this._resumed = true;
-    this._log.info(
-      {
-        sessionId: session.id,
-        shellPid: session.shell.pid,
-        offset: replay.offset,
-        lostBytes: replay.lostBytes,
-        replayBytes: session.offset - replay.offset,
-      },
-      'session resumed',
-    );
-    if (opening.cols !== undefined && opening.rows !== undefined) {
-      session.resize(clamp(opening.cols, MAX_COLS), clamp(opening.rows, MAX_ROWS));
+    if (resume !== undefined) {
+      for (const viewer of session.viewers) {
+        if (viewer.owner === this._owner && viewer.role === 'owner') {
+          viewer.port.removed('taken-over');
+        }
+      }
     }
-    this._run(session, replay.offset, replay.lostBytes, replay.chunks);
+    this._resumed = true;
+    this._join(session, from, 'owner', opening);
   }
 
-  /** Says hello, sends what the client missed, and connects the session's live output. */
-  private _run(
-    session: ShellSession,
-    offset: number,
-    lostBytes: number,
-    replay: readonly Buffer[],
-  ): void {
+  /** Says hello, sends what the page has not seen, and connects it to live output. */
+  private _join(session: ShellSession, from: JoinFrom, role: ViewerRole, opening: Opening): void {
     const options = this._options;
-    const store = this._wire.name === 'v1' ? options.sessionStore : undefined;
-    this._attached = true;
-    this._flow = new FlowControl({
+    const store = this._store;
+    const slice = session.prepare(from);
+    const viewer = new Viewer(this._port, {
+      role,
+      owner: this._owner,
       highWaterBytes: options.highWaterBytes,
       lowWaterBytes: options.lowWaterBytes,
-      acknowledged: this._wire.name === 'v1',
-      startOffset: offset,
+      acknowledged: this._wire.capabilities.acknowledged,
+      cols: clamp(opening.cols ?? session.cols, MAX_COLS),
+      rows: clamp(opening.rows ?? session.rows, MAX_ROWS),
     });
+    this._session = session;
+    this._viewer = viewer;
+    store.joined(session);
+    if (this._resumed) {
+      this._log.info(
+        {
+          sessionId: session.id,
+          shellPid: session.shell.pid,
+          offset: slice.offset,
+          lostBytes: slice.lostBytes,
+          replayBytes: session.offset - slice.offset,
+          viewers: session.viewers.length + 1,
+          role,
+        },
+        from === 'replay' ? 'attached to the session' : 'session resumed',
+      );
+    }
+    if (role !== 'reader' && from !== 'replay') {
+      // The page that comes back drives the size again; one that only attaches waits to type.
+      session.resize(viewer, viewer.cols, viewer.rows);
+    }
     this._send(
       this._wire.hello({
         sessionId: session.id,
         serverVersion: VERSION,
-        offset,
+        offset: slice.offset,
         resumed: this._resumed,
-        lostBytes,
+        lostBytes: slice.lostBytes,
         liveOffset: session.offset,
         limits: {
           maxMessageBytes: options.maxMessageBytes,
           ackBytes: options.ackBytes,
           highWaterBytes: options.highWaterBytes,
-          replayBufferBytes: store?.replayBufferBytes ?? 0,
-          resumeWindowSeconds: (store?.resumeWindowMs ?? 0) / 1000,
+          replayBufferBytes: store.replayBufferBytes,
+          resumeWindowSeconds: store.resumeWindowMs / 1000,
           heartbeatSeconds: options.pingIntervalMs / 1000,
         },
+        role,
+        cols: session.cols,
+        rows: session.rows,
       }),
     );
     this._phase = 'running';
-    for (const chunk of replay) {
-      this._sessionOnOutput(chunk);
-    }
+    session.join(viewer, slice);
     if (session.exitStatus !== undefined) {
       this._sessionOnExit(session.exitStatus); // it exited while detached
       return;
-    }
-    session.attach(this._sink);
-    if (this._flow.paused) {
-      session.pause();
-    } else {
-      session.resume(); // a detached session was paused
     }
     this._pendingBytes = 0;
     for (const { data, isBinary } of this._pending.splice(0)) {
@@ -732,9 +775,11 @@ export class WebSocketHandler {
     }
   }
 
-  private _sessionOnTakeover(): void {
+  private _viewerOnTakeover(): void {
     this._log.info({ sessionId: this._session?.id }, 'session taken over by another connection');
-    this._session?.detach(this._sink);
+    if (this._viewer !== undefined) {
+      this._session?.leave(this._viewer);
+    }
     this._ending = 'taken-over';
     this._stop('session taken over by another connection', 'XJS_ERR_SESSION_TAKEN_OVER');
   }
@@ -748,28 +793,32 @@ export class WebSocketHandler {
       return;
     }
     const session = this._session as ShellSession;
+    const viewer = this._viewer as Viewer;
     switch (message.type) {
       case 'input':
+        if (!session.write(viewer, message.data as Buffer)) {
+          this._stop('input from a read-only page', 'XJS_ERR_READ_ONLY');
+          return;
+        }
         this._bytesIn += message.data.length;
-        session.write(message.data as Buffer);
         this._inputGate.written();
         return;
       case 'resize': {
         const cols = clamp(message.cols, MAX_COLS);
         const rows = clamp(message.rows, MAX_ROWS);
         logDebugMin(this._log, { cols, rows }, 'terminal resized');
-        session.resize(cols, rows);
+        session.resize(viewer, cols, rows); // a reader's size is kept, never applied
         return;
       }
       case 'ack': {
         let transition: FlowTransition;
         try {
-          transition = this._flow?.acknowledged(message.offset);
+          transition = viewer.acknowledged(message.offset);
         } catch (error) {
           this._protocolError(new ProtocolError((error as Error).message));
           return;
         }
-        this._applyFlow(transition);
+        this._flowChanged(transition);
         return;
       }
       case 'hello':
@@ -777,13 +826,18 @@ export class WebSocketHandler {
     }
   }
 
-  private _sessionOnOutput(chunk: Buffer): void {
+  private _viewerOnOutput(chunk: Buffer): void {
     this._bytesOut += chunk.length;
     const frame = this._wire.output(chunk);
     if (frame !== undefined) {
       this._send(frame);
     }
-    this._applyFlow(this._flow?.sent(chunk.length, this._ws.bufferedAmount));
+  }
+
+  private _viewerOnEvent(event: SessionEvent): void {
+    if (this._wantsEvents) {
+      this._send(this._wire.sessionEvent(event));
+    }
   }
 
   private _sessionOnExit(status: ExitStatus): void {
@@ -796,24 +850,29 @@ export class WebSocketHandler {
   }
 
   private readonly _socketOnSent = (): void => {
-    if (this._flow?.paused) {
-      this._applyFlow(this._flow.drained(this._ws.bufferedAmount));
+    if (this._viewer?.behind === true) {
+      this._flowChanged(this._viewer.drained());
     }
   };
 
-  private _applyFlow(transition: FlowTransition): void {
-    if (transition === 'pause') {
-      logDebugMin(
-        this._log,
-        { unacknowledged: this._flow?.unacknowledged, buffered: this._ws.bufferedAmount },
-        'output paused',
-      );
-      this._session?.pause();
-      this._options.metrics?.flowPaused();
-    } else if (transition === 'resume') {
-      logDebugMin(this._log, {}, 'output resumed');
-      this._session?.resume();
+  private _flowChanged(transition: FlowTransition): void {
+    const viewer = this._viewer;
+    if (transition === undefined || viewer === undefined || this._session === undefined) {
+      return;
     }
+    if (transition === 'resume') {
+      logDebugMin(this._log, {}, 'output resumed');
+    }
+    this._session.flowChanged(viewer, transition);
+  }
+
+  private _viewerFellBehind(): void {
+    logDebugMin(
+      this._log,
+      { unacknowledged: this._viewer?.unacknowledged, buffered: this._ws.bufferedAmount },
+      'output paused',
+    );
+    this._options.metrics?.flowPaused();
   }
 
   private _send(frame: OutgoingFrame | undefined): void {

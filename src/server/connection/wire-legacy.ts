@@ -17,6 +17,8 @@ function text(data: Buffer | string): OutgoingFrame {
 
 export class LegacyWire implements Wire {
   readonly name = 'legacy';
+  /** One shell per connection, as the original: nothing outlives or shares it. */
+  readonly capabilities = { acknowledged: false, sessions: false };
   private readonly _utf8 = new Utf8Stream();
 
   hasOpeningFrame(authRequired: boolean): boolean {
@@ -59,6 +61,10 @@ export class LegacyWire implements Wire {
   }
 
   exit(): undefined {
+    return undefined;
+  }
+
+  sessionEvent(): undefined {
     return undefined;
   }
 

@@ -5,13 +5,15 @@
 import {
   ClientType,
   ProtocolError,
-  ServerType,
   decodeClientMessage,
   encodeError,
   encodeExit,
   encodeHeartbeat,
+  encodeOutput,
   encodeServerHello,
+  encodeSessionEvent,
   type ClientMessage,
+  type SessionEvent,
   type ExitStatus,
   type ServerHello,
 } from '../../protocol/v1.js';
@@ -26,6 +28,7 @@ function binary(data: Uint8Array): OutgoingFrame {
 
 export class V1Wire implements Wire {
   readonly name = 'v1';
+  readonly capabilities = { acknowledged: true, sessions: true };
 
   hasOpeningFrame(): boolean {
     return true;
@@ -53,11 +56,7 @@ export class V1Wire implements Wire {
   }
 
   output(chunk: Buffer): OutgoingFrame {
-    // Buffer.allocUnsafe skips zero-filling: every byte is written right after.
-    const frame = Buffer.allocUnsafe(chunk.length + 1);
-    frame[0] = ServerType.OUTPUT;
-    chunk.copy(frame, 1);
-    return binary(frame);
+    return binary(encodeOutput(chunk));
   }
 
   flushOutput(): undefined {
@@ -70,6 +69,10 @@ export class V1Wire implements Wire {
 
   exit(status: ExitStatus): OutgoingFrame {
     return binary(encodeExit(status));
+  }
+
+  sessionEvent(event: SessionEvent): OutgoingFrame {
+    return binary(encodeSessionEvent(event));
   }
 
   error(code: ErrorCode, message: string): OutgoingFrame {

@@ -240,7 +240,8 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
   private readonly _trustedProxies: TrustedProxies;
   private readonly _shutdown = new AbortController();
   private readonly _running = new Set<Promise<HandlerResult>>();
-  private readonly _sessions: SessionStore | undefined;
+  /** Every live session: to resume, to attach to, to list. */
+  private readonly _sessions: SessionStore;
   private readonly _metrics: ServerMetrics | undefined;
   private readonly _idleTimer: IdleTimer | undefined;
   private _listeners: Listener[] = [];
@@ -292,8 +293,8 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
         ? { replayBufferBytes: _options.replayBufferBytes }
         : {}),
     });
-    this._sessions = store.resumeWindowMs > 0 ? store : undefined;
-    this._sessions?.on('change', () => this._emitIfIdle());
+    this._sessions = store;
+    store.on('change', () => this._emitIfIdle());
     if (_options.metrics === true) {
       this._metrics = new ServerMetrics({
         connections: () => this.connections,
@@ -350,7 +351,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
   }
 
   get detachedSessions(): number {
-    return this._sessions?.detached ?? 0;
+    return this._sessions.detached;
   }
 
   get addresses(): readonly ListenAddress[] {
@@ -412,7 +413,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     this._stopListening();
     this._shutdown.abort();
     await Promise.allSettled([...this._running]);
-    await this._sessions?.close();
+    await this._sessions.close();
     this.httpServer.closeAllConnections();
     this._wss.close();
   }
@@ -655,7 +656,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
         logId,
         shutdownSignal: this._shutdown.signal,
         request,
-        ...(this._sessions !== undefined ? { sessionStore: this._sessions } : {}),
+        sessionStore: this._sessions,
         ...(this._metrics !== undefined ? { metrics: this._metrics } : {}),
       });
     } catch (error) {

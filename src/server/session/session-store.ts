@@ -1,13 +1,13 @@
 /**
- * Sessions that may be resumed: each v1 session is kept here with the credential it belongs to;
- * when its socket drops it waits, paused, for the resume window, then is terminated.
+ * The server's live sessions, each with the credential it belongs to, and the one place that
+ * ends them: when the last viewer leaves (at once, or after the resume window when it vanished),
+ * when the window runs out, and when the server closes. See docs/sessions.md.
  * @module
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../logger.js';
 import type { ShellSession } from './session.js';
-import type { TerminateOptions } from '../process/terminate.js';
+import type { TerminateOptions, TerminateOutcome } from '../process/terminate.js';
 import { MAX_TIMER_SECONDS } from '../timer-limits.js';
 
 export interface SessionStoreOptions {
@@ -17,19 +17,22 @@ export interface SessionStoreOptions {
   readonly replayBufferBytes?: number;
 }
 
-/** The connection a session is attached to, so a newer one can take it over. */
-export interface SessionHolder {
-  /** Another connection resumed the session: let go of it without terminating it. */
-  takenOver(): void;
-}
-
 interface Entry {
   readonly session: ShellSession;
   readonly owner: string;
-  holder: SessionHolder | undefined;
   expiry: NodeJS.Timeout | undefined;
   terminateOptions: TerminateOptions | undefined;
+  ending: Promise<TerminateOutcome> | undefined;
 }
+
+/** How a viewer left: done (closed normally), vanished (may come back), or the shell exited. */
+export type Leaving = 'done' | 'vanished' | 'exited';
+
+/** What became of the session when a viewer left. */
+export type LeaveResult =
+  | { readonly fate: 'kept' }
+  | { readonly fate: 'detached' }
+  | { readonly fate: 'terminated'; readonly termination: Promise<TerminateOutcome> };
 
 export type FindResult =
   | { readonly found: true; readonly session: ShellSession }
@@ -85,24 +88,40 @@ export class SessionStore extends EventEmitter {
     return this._entries.size;
   }
 
-  /** Sessions waiting for their client to come back. */
+  /** Sessions no viewer is attached to, waiting for one to come back. */
   get detached(): number {
     let count = 0;
     for (const entry of this._entries.values()) {
-      if (entry.holder === undefined) count += 1;
+      if (!entry.session.attached && entry.ending === undefined) count += 1;
     }
     return count;
   }
 
-  /** Keeps a new session, held by `holder`. */
-  add(session: ShellSession, owner: string, holder: SessionHolder): void {
-    const entry: Entry = { session, owner, holder, expiry: undefined, terminateOptions: undefined };
+  /** Every session kept, in the order they started. */
+  list(): ShellSession[] {
+    return [...this._entries.values()].map((entry) => entry.session);
+  }
+
+  /** The owner key a session belongs to. */
+  ownerOf(session: ShellSession): string | undefined {
+    return this._entries.get(session.id)?.owner;
+  }
+
+  /** Keeps a new session; `terminateOptions` are how it is ended when it comes to that. */
+  add(session: ShellSession, owner: string, terminateOptions: TerminateOptions): void {
+    const entry: Entry = {
+      session,
+      owner,
+      expiry: undefined,
+      terminateOptions,
+      ending: undefined,
+    };
     this._entries.set(session.id, entry);
-    // A shell that exits while detached is swept at once; its record (replay, exit status)
-    // stays for the client until the window ends.
+    // A shell that exits while nobody watches is swept at once; its record (replay, exit
+    // status) stays for a page that resumes until the window ends.
     session.onExit(() => {
-      if (entry.holder === undefined && entry.terminateOptions !== undefined) {
-        void session.terminate(entry.terminateOptions);
+      if (!session.attached) {
+        void session.terminate(terminateOptions);
       }
     });
     this.emit('change');
@@ -110,7 +129,7 @@ export class SessionStore extends EventEmitter {
 
   find(id: string, owner: string): FindResult {
     const entry = this._entries.get(id);
-    if (entry === undefined) {
+    if (entry === undefined || entry.ending !== undefined) {
       return { found: false, reason: 'unknown' };
     }
     if (entry.owner !== owner) {
@@ -119,81 +138,75 @@ export class SessionStore extends EventEmitter {
     return { found: true, session: entry.session };
   }
 
+  /** A viewer joins: a detached session stops waiting. */
+  joined(session: ShellSession): void {
+    const entry = this._entries.get(session.id);
+    if (entry !== undefined && entry.expiry !== undefined) {
+      clearTimeout(entry.expiry);
+      entry.expiry = undefined;
+      this.emit('change');
+    }
+  }
+
   /**
-   * Gives the session to `holder`: a detached one stops waiting; an attached one is taken from
-   * its current connection, which is told so.
+   * `viewer` left `session` (the caller has taken it off the session). Decides the session's
+   * fate: kept while others watch; ended when the last one was done, the shell exited, resume
+   * is off or the store is closed; else detached for the resume window.
    */
-  claim(session: ShellSession, holder: SessionHolder): void {
+  left(session: ShellSession, how: Leaving): LeaveResult {
     const entry = this._entries.get(session.id);
     if (entry === undefined) {
-      throw new Error(`session ${session.id} is not in the store`);
+      return { fate: 'kept' }; // ended already, by whoever came first
+    }
+    if (entry.ending !== undefined) {
+      return { fate: 'terminated', termination: entry.ending };
+    }
+    if (session.attached) {
+      return { fate: 'kept' };
+    }
+    const resumable =
+      how === 'vanished' &&
+      session.exitStatus === undefined &&
+      !this._closed &&
+      this.resumeWindowMs > 0;
+    if (!resumable) {
+      return { fate: 'terminated', termination: this.end(session) };
+    }
+    const options = entry.terminateOptions as TerminateOptions;
+    entry.expiry = setTimeout(() => {
+      options.log.info(
+        { sessionId: session.id },
+        'resume window ended; terminating the detached shell',
+      );
+      void this.end(session);
+    }, this.resumeWindowMs);
+    this.emit('change');
+    return { fate: 'detached' };
+  }
+
+  /** Ends `session`: terminates its shell (which tells its viewers) and forgets it. Once. */
+  end(session: ShellSession): Promise<TerminateOutcome> {
+    const entry = this._entries.get(session.id);
+    if (entry === undefined) {
+      // Ended and forgotten already: the same outcome.
+      return session.termination ?? Promise.reject(new Error(`session ${session.id} is not here`));
     }
     clearTimeout(entry.expiry);
     entry.expiry = undefined;
-    const previous = entry.holder;
-    entry.holder = holder;
-    if (previous !== undefined && previous !== holder) {
-      previous.takenOver();
-    }
-    this.emit('change');
-  }
-
-  /**
-   * The holder's socket dropped: the session waits for the resume window, then is terminated
-   * with `terminateOptions`. Returns false when the store is closed or resume is off (the
-   * caller terminates the session itself).
-   */
-  detach(
-    session: ShellSession,
-    holder: SessionHolder,
-    terminateOptions: TerminateOptions,
-  ): boolean {
-    const entry = this._entries.get(session.id);
-    if (entry === undefined || entry.holder !== holder) {
-      return entry !== undefined; // taken over meanwhile: the new holder has it
-    }
-    if (this._closed || this.resumeWindowMs === 0) {
+    entry.ending ??= session.terminate(entry.terminateOptions as TerminateOptions).finally(() => {
       this._entries.delete(session.id);
       this.emit('change');
-      return false;
-    }
-    entry.holder = undefined;
-    entry.terminateOptions = terminateOptions;
-    const log: Logger = terminateOptions.log;
-    entry.expiry = setTimeout(() => {
-      log.info({ sessionId: session.id }, 'resume window ended; terminating the detached shell');
-      void this._expire(entry);
-    }, this.resumeWindowMs);
-    if (session.exitStatus !== undefined) {
-      void session.terminate(terminateOptions);
-    }
+    });
     this.emit('change');
-    return true;
+    return entry.ending;
   }
 
-  /** Forgets a session its holder has terminated (shell exit, shutdown). */
-  remove(session: ShellSession): void {
-    const entry = this._entries.get(session.id);
-    if (entry !== undefined) {
-      clearTimeout(entry.expiry);
-      this._entries.delete(session.id);
-      this.emit('change');
-    }
-  }
-
-  /** Terminates every detached session; later detaches terminate at once. */
+  /** Ends every detached session; later departures end theirs at once. */
   async close(): Promise<void> {
     this._closed = true;
-    const detached = [...this._entries.values()].filter((entry) => entry.holder === undefined);
-    await Promise.all(detached.map((entry) => this._expire(entry)));
-  }
-
-  private async _expire(entry: Entry): Promise<void> {
-    clearTimeout(entry.expiry);
-    this._entries.delete(entry.session.id);
-    this.emit('change');
-    if (entry.terminateOptions !== undefined) {
-      await entry.session.terminate(entry.terminateOptions);
-    }
+    const detached = [...this._entries.values()].filter(
+      (entry) => !entry.session.attached && entry.ending === undefined,
+    );
+    await Promise.all(detached.map((entry) => this.end(entry.session)));
   }
 }

@@ -1,28 +1,24 @@
 /**
- * One shell and its output stream: numbers every output byte (the offset) and hands chunks, in
- * order, to the connection attached to it. Kept apart from the connection so that a session can
- * outlive its socket (resume).
+ * One shell and everyone who watches it: numbers every output byte (the offset), keeps the
+ * recent output (the replay), and offers each chunk to every viewer, each at its own pace. The
+ * shell is paused only when no viewer is attached or every writer is behind; a viewer that
+ * falls behind while the shell runs on for others catches up from the replay. The size follows
+ * the writer who typed or resized last. See docs/sessions.md.
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import type { ExitStatus } from '../../protocol/v1.js';
 import type { Disposable, ShellProcess } from '../process/pty-process.js';
-import { ReplayBuffer, type ReplaySlice } from './replay-buffer.js';
 import {
   terminateSession,
   type TerminateOptions,
   type TerminateOutcome,
 } from '../process/terminate.js';
+import type { FlowTransition } from '../connection/flow-control.js';
+import { ReplayBuffer, type ReplaySlice } from './replay-buffer.js';
+import type { Viewer } from './viewer.js';
 
-/** Where a session's output goes: the connection currently attached. */
-export interface SessionSink {
-  /** A chunk of shell output; `offset` is the offset of its first byte. */
-  output(chunk: Buffer, offset: number): void;
-  /** The shell exited; every byte of its output was passed to `output` before. */
-  exited(status: ExitStatus): void;
-}
-
-/** Something that watches a session's output besides its connection (a recorder). */
+/** Something that watches a session's output besides its viewers (a recorder, metrics). */
 export interface SessionObserver {
   output(chunk: Buffer): void;
   resized(cols: number, rows: number): void;
@@ -32,26 +28,39 @@ export interface SessionObserver {
   close(): void;
 }
 
+/** Where a joining viewer starts: the live end, as far back as the replay holds, or an offset. */
+export type JoinFrom = 'live' | 'replay' | number;
+
 export class ShellSession {
-  /** 128 random bits as 32 hex digits: the name a client resumes by. */
+  /** 128 random bits as 32 hex digits: the name a page resumes or attaches by. */
   readonly id = randomBytes(16).toString('hex');
   readonly startedAt = Date.now();
+  /** When output or input last happened (for the session list). */
+  lastActivity = Date.now();
   private readonly _replay: ReplayBuffer;
-  private _sink: SessionSink | undefined;
+  private readonly _viewers = new Set<Viewer>();
   private readonly _observers: SessionObserver[] = [];
   private readonly _exitListeners: Array<(status: ExitStatus) => void> = [];
   private _terminating: Promise<TerminateOutcome> | undefined;
   private readonly _subscriptions: Disposable[];
+  private _paused = false;
+  private _cols: number;
+  private _rows: number;
 
   /**
    * @param shell the running shell
-   * @param replayBufferBytes recent output kept for a resuming client (0: none)
+   * @param replayBufferBytes recent output kept for pages that resume or join (0: none)
+   * @param command what runs, for the session list
    */
   constructor(
     readonly shell: ShellProcess,
-    replayBufferBytes = 0,
+    replayBufferBytes: number,
+    size: { readonly cols: number; readonly rows: number },
+    readonly command: readonly string[] = [],
   ) {
     this._replay = new ReplayBuffer(replayBufferBytes);
+    this._cols = size.cols;
+    this._rows = size.rows;
     this._subscriptions = [
       shell.onData((chunk) => this._ptyOnData(chunk)),
       shell.onExit((status) => this._ptyOnExit(status)),
@@ -63,8 +72,29 @@ export class ShellSession {
     return this._replay.endOffset;
   }
 
+  get cols(): number {
+    return this._cols;
+  }
+
+  get rows(): number {
+    return this._rows;
+  }
+
+  get viewers(): readonly Viewer[] {
+    return [...this._viewers];
+  }
+
   get attached(): boolean {
-    return this._sink !== undefined;
+    return this._viewers.size > 0;
+  }
+
+  get exitStatus(): ExitStatus | undefined {
+    return this.shell.exitStatus;
+  }
+
+  /** Input the shell has not read yet, in bytes. */
+  get inputBacklog(): number {
+    return this.shell.inputBacklog;
   }
 
   /** Output from `offset` on, as far as the replay buffer still holds it. */
@@ -76,43 +106,85 @@ export class ShellSession {
     this._observers.push(observer);
   }
 
-  write(data: Buffer): void {
+  /**
+   * Where `viewer` would start: the slice of output it gets first. Throws RangeError for an
+   * offset past the end. Nothing is sent yet: the connection says hello first, then `join`.
+   */
+  prepare(from: JoinFrom): ReplaySlice {
+    if (from === 'live') {
+      return { offset: this.offset, chunks: [], lostBytes: 0 };
+    }
+    return this._replay.sliceFrom(from === 'replay' ? 0 : from);
+  }
+
+  /** Sends `viewer` the prepared slice and then live output; the others learn of it. */
+  join(viewer: Viewer, slice: ReplaySlice): void {
+    viewer.startAt(slice.offset);
+    this._viewers.add(viewer);
+    for (const chunk of slice.chunks) {
+      viewer.send(chunk);
+    }
+    // Output that came while the slice was sent (none: all of this is synchronous) or that the
+    // slice did not hold is caught up with the rest.
+    if (!viewer.behind) {
+      this._catchUp(viewer);
+    }
+    this._updatePause();
+    this._announceViewers();
+  }
+
+  /** `viewer` is gone: the shell goes on for the others (or waits, paused, when none is left). */
+  leave(viewer: Viewer): void {
+    if (this._viewers.delete(viewer)) {
+      this._updatePause();
+      this._announceViewers();
+    }
+  }
+
+  /**
+   * Input from `viewer`; false (and nothing written) for a reader. A writer whose terminal
+   * differs from the session's takes the size over first: who types drives the size.
+   */
+  write(viewer: Viewer, data: Buffer): boolean {
+    if (!viewer.writes) {
+      return false;
+    }
+    this._resizeTo(viewer.cols, viewer.rows);
+    this.lastActivity = Date.now();
     this.shell.write(data);
     for (const observer of this._observers) {
       observer.input(data);
     }
+    return true;
   }
 
-  resize(cols: number, rows: number): void {
-    this.shell.resize(cols, rows);
-    for (const observer of this._observers) {
-      observer.resized(cols, rows);
+  /** `viewer`'s terminal has this size now; a writer's drives the session's. */
+  resize(viewer: Viewer, cols: number, rows: number): void {
+    viewer.cols = cols;
+    viewer.rows = rows;
+    if (viewer.writes) {
+      this._resizeTo(cols, rows);
     }
   }
 
-  get exitStatus(): ExitStatus | undefined {
-    return this.shell.exitStatus;
-  }
-
-  /** Sends all further output to `sink`; a session has at most one. */
-  attach(sink: SessionSink): void {
-    this._sink = sink;
-  }
-
-  /** Stops sending output and pauses the shell until a connection attaches again. */
-  detach(sink: SessionSink): void {
-    if (this._sink === sink) {
-      this._sink = undefined;
-      this.shell.pause();
+  /** A viewer's flow control changed (an acknowledgement, a drained socket). */
+  flowChanged(viewer: Viewer, transition: FlowTransition): void {
+    if (transition === 'resume' && this._viewers.has(viewer)) {
+      this._catchUp(viewer);
+    }
+    if (transition !== undefined) {
+      this._updatePause();
     }
   }
 
-  pause(): void {
-    this.shell.pause();
+  /** Called once when the shell exits, attached or not (the session store sweeps on it). */
+  onExit(listener: (status: ExitStatus) => void): void {
+    this._exitListeners.push(listener);
   }
 
-  resume(): void {
-    this.shell.resume();
+  /** How the session ended, once `terminate` was called. */
+  get termination(): Promise<TerminateOutcome> | undefined {
+    return this._terminating;
   }
 
   /**
@@ -132,27 +204,98 @@ export class ShellSession {
     return this._terminating;
   }
 
+  private _resizeTo(cols: number, rows: number): void {
+    if (cols === this._cols && rows === this._rows) {
+      return;
+    }
+    this._cols = cols;
+    this._rows = rows;
+    this.shell.resize(cols, rows);
+    for (const observer of this._observers) {
+      observer.resized(cols, rows);
+    }
+    for (const viewer of this._viewers) {
+      viewer.port.event({ kind: 'size', cols, rows });
+    }
+  }
+
+  /**
+   * Sends `viewer` what it missed, from its cursor to the live end, until it is behind again;
+   * `force` ignores its flow control (the shell exited: the rest is bounded by the replay).
+   */
+  private _catchUp(viewer: Viewer, force = false): void {
+    while (viewer.cursor < this.offset && (force || !viewer.behind)) {
+      const slice = this._replay.sliceFrom(viewer.cursor);
+      if (slice.lostBytes > 0) {
+        viewer.skip(slice.offset);
+      }
+      for (const chunk of slice.chunks) {
+        viewer.send(chunk);
+        if (!force && viewer.behind) {
+          return;
+        }
+      }
+    }
+  }
+
+  /** Paused exactly when no viewer is attached or every writer is behind. */
+  private _updatePause(): void {
+    let writers = 0;
+    let behind = 0;
+    for (const viewer of this._viewers) {
+      if (viewer.writes) {
+        writers += 1;
+        if (viewer.behind) behind += 1;
+      }
+    }
+    const pause = this._viewers.size === 0 || (writers > 0 && behind === writers);
+    if (pause !== this._paused) {
+      this._paused = pause;
+      if (pause) {
+        this.shell.pause();
+      } else {
+        this.shell.resume();
+      }
+    }
+  }
+
+  private _announceViewers(): void {
+    const viewers = [...this._viewers].map((viewer) => viewer.info);
+    for (const viewer of this._viewers) {
+      viewer.port.event({ kind: 'viewers', self: viewer.id, viewers });
+    }
+  }
+
   private _ptyOnData(chunk: Buffer): void {
     const offset = this._replay.endOffset;
     this._replay.append(chunk);
+    this.lastActivity = Date.now();
     for (const observer of this._observers) {
       observer.output(chunk);
     }
-    this._sink?.output(chunk, offset);
+    let fellBehind = false;
+    for (const viewer of this._viewers) {
+      // A viewer behind while the shell runs for others skips live output, to catch up later;
+      // while the shell is paused, the last chunks read still go to whoever is at the end.
+      if (viewer.cursor === offset && (!viewer.behind || this._paused)) {
+        fellBehind = viewer.send(chunk) === 'pause' || fellBehind;
+      }
+    }
+    if (fellBehind) {
+      this._updatePause();
+    }
   }
 
   private _ptyOnExit(status: ExitStatus): void {
     for (const observer of this._observers) {
       observer.exited(status);
     }
-    this._sink?.exited(status);
+    for (const viewer of [...this._viewers]) {
+      this._catchUp(viewer, true);
+      viewer.port.exited(status);
+    }
     for (const listener of this._exitListeners) {
       listener(status);
     }
-  }
-
-  /** Called once when the shell exits, attached or not (the session store sweeps on it). */
-  onExit(listener: (status: ExitStatus) => void): void {
-    this._exitListeners.push(listener);
   }
 }

@@ -1,0 +1,132 @@
+/**
+ * One page on a session: its role, its own flow control and where it is in the output. The
+ * session offers it each chunk; a viewer that fell behind while the shell runs on for others
+ * skips live output and catches up from the session's replay later (docs/sessions.md).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import type { ExitStatus, SessionEvent, ViewerInfo, ViewerRole } from '../../protocol/v1.js';
+import { FlowControl, type FlowTransition } from '../connection/flow-control.js';
+
+/** What a session needs from the connection a viewer stands for. */
+export interface ViewerPort {
+  /** Frames and sends one chunk of output, in order. */
+  output(chunk: Buffer): void;
+  /** Bytes the socket still buffers, for flow control. */
+  readonly bufferedAmount: number;
+  /** A change the page should know of (size, skipped output, viewers). */
+  event(event: SessionEvent): void;
+  /** Too much output is in flight to it: it stops getting live output until it catches up. */
+  fellBehind(): void;
+  /** The shell exited; every byte of its output was passed to `output` before. */
+  exited(status: ExitStatus): void;
+  /** Another connection took this viewer's place (a resume), or the session cut it off. */
+  removed(reason: 'taken-over' | 'revoked' | 'ended'): void;
+}
+
+export interface ViewerOptions {
+  readonly role: ViewerRole;
+  /** The owner key of the credential it came with (see ownerKey). */
+  readonly owner: string;
+  readonly highWaterBytes: number;
+  readonly lowWaterBytes: number;
+  /** Whether the page acknowledges output (v1); legacy pages have only the socket's buffer. */
+  readonly acknowledged: boolean;
+  /** The share link it came through, if any. */
+  readonly shareId?: string;
+  /** The size its terminal has, which drives the session's when it writes. */
+  readonly cols: number;
+  readonly rows: number;
+}
+
+export class Viewer {
+  readonly id = randomBytes(6).toString('hex');
+  readonly since = Date.now();
+  readonly role: ViewerRole;
+  readonly owner: string;
+  readonly shareId: string | undefined;
+  /** Offset of the next output byte this viewer gets. */
+  cursor = 0;
+  /** Its terminal's size. */
+  cols: number;
+  rows: number;
+  private _flow: FlowControl;
+
+  constructor(
+    readonly port: ViewerPort,
+    private readonly _options: ViewerOptions,
+  ) {
+    this.role = _options.role;
+    this.owner = _options.owner;
+    this.shareId = _options.shareId;
+    this.cols = _options.cols;
+    this.rows = _options.rows;
+    this._flow = this._newFlow(0);
+  }
+
+  get writes(): boolean {
+    return this.role !== 'reader';
+  }
+
+  /** Too much output is in flight to it: it gets no live output until it catches up. */
+  get behind(): boolean {
+    return this._flow.paused;
+  }
+
+  get unacknowledged(): number {
+    return this._flow.unacknowledged;
+  }
+
+  get info(): ViewerInfo {
+    return {
+      id: this.id,
+      role: this.role,
+      since: this.since,
+      ...(this.shareId !== undefined ? { shareId: this.shareId } : {}),
+    };
+  }
+
+  /** Starts counting from `offset`: the first byte it will be sent. */
+  startAt(offset: number): void {
+    this.cursor = offset;
+    this._flow = this._newFlow(offset);
+  }
+
+  /** Sends `chunk` (which starts at the cursor); says whether it fell behind with it. */
+  send(chunk: Buffer): FlowTransition {
+    this.port.output(chunk);
+    this.cursor += chunk.length;
+    const transition = this._flow.sent(chunk.length, this.port.bufferedAmount);
+    if (transition === 'pause') {
+      this.port.fellBehind();
+    }
+    return transition;
+  }
+
+  /** Output it will never get (gone from the replay): it goes on from `to`. */
+  skip(to: number): void {
+    const from = this.cursor;
+    this.cursor = to;
+    this._flow.skipped(to - from);
+    this.port.event({ kind: 'skipped', from, to });
+  }
+
+  /** The page processed output up to `offset`; throws RangeError past what it was sent. */
+  acknowledged(offset: number): FlowTransition {
+    return this._flow.acknowledged(offset);
+  }
+
+  /** The socket sent some of its buffer. */
+  drained(): FlowTransition {
+    return this._flow.drained(this.port.bufferedAmount);
+  }
+
+  private _newFlow(startOffset: number): FlowControl {
+    return new FlowControl({
+      highWaterBytes: this._options.highWaterBytes,
+      lowWaterBytes: this._options.lowWaterBytes,
+      acknowledged: this._options.acknowledged,
+      startOffset,
+    });
+  }
+}
