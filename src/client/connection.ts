@@ -48,6 +48,8 @@ export class ShellConnection {
   /** When the server was last heard from, and the watchdog that notices its silence. */
   private _lastHeard = Date.now();
   private _watchdog: ReturnType<typeof setInterval> | undefined;
+  /** How long a silence means the server is gone (0: the server sends no heartbeat). */
+  private _silenceMs = 0;
   /** Set once the page gave up on this socket: its late events change nothing. */
   private _abandoned = false;
 
@@ -107,6 +109,31 @@ export class ShellConnection {
     if (this.isOpen) {
       this._send(encodeResize(cols, rows));
     }
+  }
+
+  /**
+   * Gives up now on a socket that has been silent past its heartbeat, instead of at the
+   * watchdog's next tick (a hidden tab's timers may run late); called when the tab comes back.
+   */
+  checkHeartbeat(): void {
+    if (this._watchdog !== undefined && Date.now() - this._lastHeard > this._silenceMs) {
+      this.abandon(`no answer from the server for ${Math.round(this._silenceMs / 1000)} s`);
+    }
+  }
+
+  /**
+   * Gives up on the socket at once and reports it as lost (`closed` with 1006 and `reason`):
+   * closing it properly would wait for a handshake that may never come. The close code, 4000,
+   * is not 1000, so the server keeps the shell for a resume.
+   */
+  abandon(reason: string, closeReason = 'no heartbeat'): void {
+    if (this._abandoned) {
+      return;
+    }
+    this._stopWatchdog();
+    this._abandoned = true;
+    this._socket.close(4000, closeReason);
+    this._handlers.closed(1006, reason, false);
   }
 
   close(): void {
@@ -176,13 +203,9 @@ export class ShellConnection {
     if (heartbeatSeconds <= 0) {
       return;
     }
-    const silenceMs = heartbeatSeconds * 2000 + 5000;
+    this._silenceMs = heartbeatSeconds * 2000 + 5000;
     this._watchdog = setInterval(
-      () => {
-        if (Date.now() - this._lastHeard > silenceMs) {
-          this._abandon(`no answer from the server for ${Math.round(silenceMs / 1000)} s`);
-        }
-      },
+      () => this.checkHeartbeat(),
       Math.min(heartbeatSeconds * 500, 5000),
     );
   }
@@ -190,13 +213,6 @@ export class ShellConnection {
   private _stopWatchdog(): void {
     clearInterval(this._watchdog);
     this._watchdog = undefined;
-  }
-
-  private _abandon(reason: string): void {
-    this._stopWatchdog();
-    this._abandoned = true;
-    this._socket.close(4000, 'no heartbeat');
-    this._handlers.closed(1006, reason, false);
   }
 
   private _socketOnClose(event: CloseEvent): void {

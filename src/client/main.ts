@@ -114,7 +114,19 @@ function start(): void {
     started: () => (document.title = DEFAULT_TITLE),
     opened: () => loadExtras(),
   });
+  // A tab the browser freezes or caches lets go of its socket first; back (network, shown,
+  // unfrozen, out of the back-forward cache), it resumes at once, and what is typed meanwhile
+  // reaches the shell (docs/page.md).
   window.addEventListener('online', () => session.networkOnline());
+  window.addEventListener('pagehide', (event) => event.persisted && session.pageLeaving());
+  document.addEventListener('freeze', () => session.pageLeaving());
+  window.addEventListener('pageshow', (event) => event.persisted && session.pageReturned());
+  document.addEventListener('resume', () => session.pageReturned());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') {
+      session.pageReturned();
+    }
+  });
   muteRepliesWhileReplaying(term, () => session.replaying);
 
   // Connect first: the WebSocket handshake and the server's start of the shell overlap the rest

@@ -38,6 +38,18 @@ export function describeExit(exit: ExitStatus): string {
   return exit.code === null ? 'Shell exited' : `Shell exited with code ${exit.code}`;
 }
 
+/**
+ * Keys typed while the socket is down, kept for the shell the page is reconnecting to: a tab
+ * coming back from the browser's freeze or back-forward cache has lost its socket, and the user
+ * types before the page has its shell again. A paste beyond this is not kept.
+ */
+export const MAX_PENDING_INPUT = 64 * 1024; // characters
+/**
+ * A connection that drops this soon after the tab came back is retried at once: the browser
+ * closed it while the tab was frozen or cached, and the server is most likely there.
+ */
+const RETURN_GRACE_MS = 2000;
+
 /** A resume the page is attempting; `quiet` after a reload, when nothing was on screen. */
 interface Resuming extends ResumeRequest {
   readonly quiet: boolean;
@@ -63,6 +75,10 @@ export class PageSession {
   private _retry: ReturnType<typeof setTimeout> | undefined;
   private _countdown: ReturnType<typeof setInterval> | undefined;
   private readonly _schedule: ReconnectSchedule;
+  /** Typed while there was no open socket; sent once the shell is back. */
+  private _pendingInput = '';
+  /** When the tab last came back (shown, unfrozen, restored, online). */
+  private _returnedAt: number | undefined;
 
   constructor(private readonly _options: PageSessionOptions) {
     this._schedule = _options.schedule ?? new ReconnectSchedule();
@@ -83,15 +99,36 @@ export class PageSession {
 
   /** A fresh shell with the same credential, on a clean terminal. */
   newShell(): void {
+    this._pendingInput = ''; // typed for the shell that was on screen
     this._options.shell.term.reset();
     this._forgetSession();
     this._connect(this._credential, undefined);
   }
 
+  /**
+   * Typing: to the shell at once when the socket is open; while the page is connecting or
+   * getting its shell back (the socket may be gone before the page has heard of it), kept and
+   * sent when the shell is there, so that no key is lost on the way. In every other state
+   * (exited, disconnected, asking for a token) there is no shell to type into.
+   */
   sendInput(data: string): void {
-    this._connection?.sendInput(data);
+    const connection = this._connection;
+    if (connection?.isOpen === true) {
+      connection.sendInput(data);
+      return;
+    }
+    const state = this._options.status.state;
+    if (state !== 'connecting' && state !== 'reconnecting' && state !== 'connected') {
+      return;
+    }
+    if (this._pendingInput.length + data.length > MAX_PENDING_INPUT) {
+      this._options.announce('Not connected: typing beyond 64 K characters is not kept.');
+      return;
+    }
+    this._pendingInput += data;
   }
 
+  /** Mouse reports: only to a live shell (a late click means nothing). */
   sendBinary(data: string): void {
     this._connection?.sendBinary(data);
   }
@@ -119,11 +156,50 @@ export class PageSession {
     return this._connection?.processedOffset ?? 0;
   }
 
-  /** The browser says the network is back: try at once instead of waiting out the delay. */
+  /**
+   * The browser says the network is back: try at once instead of waiting out the delay, with a
+   * fresh attempt (one made while offline may hang).
+   */
   networkOnline(): void {
     if (this._options.status.state === 'reconnecting') {
+      this._returnedAt = Date.now();
       this._resumeNow();
+      return;
     }
+    this.pageReturned();
+  }
+
+  /**
+   * The browser is about to freeze the tab (`freeze`) or keep it in the back-forward cache
+   * (`pagehide` with `persisted`). Chromium closes the socket then, but the page hears of it
+   * only once it is back, after the keys typed on its return have gone into the dead socket.
+   * So the page lets go first, keeping its shell for a resume (the server holds it for the
+   * resume window), and shows that it is reconnecting; pageReturned reconnects at once.
+   */
+  pageLeaving(): void {
+    const connection = this._connection;
+    const session = this._session;
+    if (connection?.isOpen === true && session !== undefined && session.resumeWindowMs > 0) {
+      this._returnedAt = undefined; // no attempt now: it would be frozen along with the page
+      connection.abandon('the tab was frozen', 'page frozen');
+    }
+  }
+
+  /**
+   * The tab is back: shown again, unfrozen (`resume`), restored from the back-forward cache
+   * (`pageshow` with `persisted`), or online. A lost connection is retried at once instead of
+   * after the back-off delay; a socket the browser closed while the tab was away, whose close
+   * the page hears only now, is retried at once too (see `_closed`); and a socket that has been
+   * silent past its heartbeat is given up now rather than at the watchdog's next, possibly
+   * throttled, tick.
+   */
+  pageReturned(): void {
+    this._returnedAt = Date.now();
+    if (this._retry !== undefined) {
+      this._resumeNow(); // waiting out a back-off delay; an attempt under way is left to finish
+      return;
+    }
+    this._connection?.checkHeartbeat();
   }
 
   private _connect(credential: string | undefined, resume: Resuming | undefined): void {
@@ -152,6 +228,7 @@ export class PageSession {
         opened: (hello) => this._opened(connection, hello),
         output: (data, processed) => shell.write(data, processed),
         exited: (exit) => {
+          this._pendingInput = '';
           this._forgetSession();
           status.show('exited', describeExit(exit), {
             label: 'New shell',
@@ -194,6 +271,10 @@ export class PageSession {
     }
     // The window may have changed size while we were away or connecting.
     connection.resize(shell.term.cols, shell.term.rows);
+    if (this._pendingInput !== '') {
+      connection.sendInput(this._pendingInput); // typed while the shell was on its way
+      this._pendingInput = '';
+    }
     shell.term.focus();
     if (!hello.resumed) {
       this._options.started?.();
@@ -204,7 +285,10 @@ export class PageSession {
   private _closed(code: number, reason: string, authFailed: boolean): void {
     const { status, tokenForm, announce } = this._options;
     const retry = (token: string): void => this._connect(token, undefined);
+    // Typing kept while reconnecting goes only to the same shell, or to the first shell of a page
+    // that showed nothing yet: every branch below that ends elsewhere drops it.
     if (authFailed && this._credential === undefined) {
+      this._dropPendingInput();
       status.show('enter-token', 'Enter the access token to connect');
       tokenForm.ask('This server needs its access token (the #token=… part of its URL).', retry);
       return;
@@ -213,6 +297,7 @@ export class PageSession {
       const text = /^authentication failed/i.test(reason)
         ? reason
         : `Authentication failed: ${reason}`;
+      this._dropPendingInput();
       status.show('auth-failed', text);
       tokenForm.ask('The server refused this token. Check it and try again.', retry);
       return;
@@ -226,7 +311,13 @@ export class PageSession {
       // The shell is gone (its window passed, or the server restarted): start a new one here.
       this._forgetSession();
       if (!resuming.quiet) {
-        announce('The previous shell has ended; this is a new one.');
+        const dropped = this._pendingInput !== '';
+        this._pendingInput = ''; // typed for the shell that ended
+        announce(
+          dropped
+            ? 'The previous shell has ended; this is a new one (what was typed meanwhile was not sent).'
+            : 'The previous shell has ended; this is a new one.',
+        );
         const line = '\r\n\x1b[2m[the previous shell has ended]\x1b[0m\r\n';
         this._options.shell.write(new TextEncoder().encode(line), () => undefined);
       }
@@ -234,6 +325,7 @@ export class PageSession {
       return;
     }
     if (code === ERRORS.XJS_ERR_SESSION_TAKEN_OVER.closeCode) {
+      this._dropPendingInput();
       status.show('disconnected', 'This shell was opened in another window.', {
         label: 'Take it back',
         run: () => this._resumeNow(),
@@ -242,9 +334,18 @@ export class PageSession {
     }
     if (this._canResume(code)) {
       this._lostAt ??= Date.now();
+      const returnedAt = this._returnedAt;
+      if (returnedAt !== undefined && Date.now() - returnedAt < RETURN_GRACE_MS) {
+        // Lost while the tab was away, heard of on its return: once, without the back-off.
+        this._returnedAt = undefined;
+        status.show('reconnecting', `Reconnecting (${reason})`);
+        this._resumeNow();
+        return;
+      }
       this._scheduleResume(reason);
       return;
     }
+    this._dropPendingInput();
     status.show('disconnected', `Disconnected: ${reason} (code ${code})`, {
       label: 'Connect again',
       run: () => this.newShell(),
@@ -265,6 +366,7 @@ export class PageSession {
     const session = this._session as { id: string; resumeWindowMs: number };
     const away = Date.now() - (this._lostAt as number);
     if (away > session.resumeWindowMs) {
+      this._dropPendingInput();
       this._forgetSession();
       status.show(
         'disconnected',
@@ -297,6 +399,14 @@ export class PageSession {
       this._offset = connection.receivedOffset; // "Take it back" from a live connection
     }
     this._connect(this._credential, { sessionId: session.id, offset: this._offset, quiet: false });
+  }
+
+  /** Typing kept for a shell that is not coming back: dropped, and the user told. */
+  private _dropPendingInput(): void {
+    if (this._pendingInput !== '') {
+      this._pendingInput = '';
+      this._options.announce('What was typed while reconnecting was not sent: that shell is gone.');
+    }
   }
 
   private _forgetSession(): void {
