@@ -40,6 +40,7 @@ const DEFAULTS: CliOptions = {
   allowedOrigins: [],
   frameAncestors: [],
   trustedProxies: [],
+  maxShareLifetime: 86_400,
   maxConnections: 1024,
   command: undefined,
 };

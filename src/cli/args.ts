@@ -40,6 +40,7 @@ export interface CliOptions {
   readonly allowedOrigins: readonly string[];
   readonly frameAncestors: readonly string[];
   readonly trustedProxies: readonly string[];
+  readonly maxShareLifetime: number;
   readonly maxConnections: number;
   /** The shell command after `--`, or undefined for the default login shell. */
   readonly command: readonly string[] | undefined;
@@ -99,6 +100,7 @@ Options:
                               a whole interval is cut off (default 30, 0: off)
   --resume-window SECS        keep a shell whose connection dropped this long for the
                               page to resume it (default 60, 0: end it at once)
+  --max-share-lifetime SECS   the longest a share link may live (default 86400)
   --replay-buffer BYTES       recent output kept per shell for resume; K, M suffixes
                               allowed (default 1M)
   --record-dir DIR            record each session as an asciicast v2 file in DIR
@@ -350,6 +352,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         'ping-interval': { type: 'string' },
         'resume-window': { type: 'string' },
         'replay-buffer': { type: 'string' },
+        'max-share-lifetime': { type: 'string' },
         'record-dir': { type: 'string' },
         'record-input': { type: 'boolean' },
         metrics: { type: 'boolean' },
@@ -458,6 +461,13 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         allowedOrigins: values['allowed-origin'] ?? [],
         frameAncestors: values['frame-ancestors'] ?? [],
         trustedProxies,
+        maxShareLifetime: wholeNumber(
+          'max-share-lifetime',
+          values['max-share-lifetime'],
+          86_400,
+          1,
+          365 * 86_400,
+        ),
         maxConnections: wholeNumber(
           'max-connections',
           values['max-connections'],

@@ -212,6 +212,7 @@ async function main(): Promise<void> {
       allowedOrigins: options.allowedOrigins,
       frameAncestors: options.frameAncestors,
       trustedProxies: options.trustedProxies,
+      maxShareLifetime: options.maxShareLifetime,
       maxConnections: options.maxConnections,
       shellLogoutWait: options.shellLogoutWait,
       shellTerminateWait: options.shellTerminateWait,

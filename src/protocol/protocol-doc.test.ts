@@ -125,6 +125,7 @@ describe('docs/protocol.md', () => {
       resume: { sessionId: '', offset: 0 },
       attach: '',
       events: false,
+      share: '',
     };
     assert.deepEqual(
       fieldTable(clientSection, '| field |').sort(),

@@ -52,6 +52,8 @@ export interface ClientHello {
   readonly attach?: string;
   /** The page understands SESSION messages (size, skipped output, viewers). */
   readonly events?: boolean;
+  /** A share link's secret, instead of `credential`: it joins that link's session. */
+  readonly share?: string;
 }
 
 /** How a viewer may use a session: an owner or writer types; a reader only watches. */
@@ -240,6 +242,7 @@ function parseClientHello(payload: Uint8Array): ClientHello {
     resume?: ResumeRequest;
     attach?: string;
     events?: boolean;
+    share?: string;
   } = {
     cols: fields.cols as number,
     rows: fields.rows as number,
@@ -249,6 +252,12 @@ function parseClientHello(payload: Uint8Array): ClientHello {
       throw new ProtocolError('hello.attach must be 32 lowercase hex digits');
     }
     hello.attach = fields.attach;
+  }
+  if (fields.share !== undefined) {
+    if (typeof fields.share !== 'string' || fields.share.length > 256) {
+      throw new ProtocolError('hello.share must be a string of at most 256 characters');
+    }
+    hello.share = fields.share;
   }
   if (fields.events !== undefined) {
     if (typeof fields.events !== 'boolean') {

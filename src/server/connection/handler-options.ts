@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { AuthCallback } from '../auth/types.js';
+import type { Share } from '../session/share-store.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from '../logger.js';
 import { SessionStore } from '../session/session-store.js';
 import type { HandlerMetrics } from './handler-metrics.js';
@@ -18,6 +19,12 @@ export interface FlowControlLimits {
   /** The page acknowledges at least every this many bytes (below lowWaterBytes). @default 32768 */
   readonly ackBytes?: number;
 }
+
+/**
+ * Judges a share link's secret: its share, or undefined for an unknown or expired one; may throw
+ * an AuthRefusal (the throttle). The ready server passes its own.
+ */
+export type ShareAccess = (secret: string, logger: Logger) => Promise<Share | undefined>;
 
 export interface WebSocketHandlerOptions {
   /**
@@ -63,6 +70,8 @@ export interface WebSocketHandlerOptions {
   readonly recordInput?: boolean;
   /** Receives counts for metrics (createShellServer passes its Prometheus metrics). */
   readonly metrics?: HandlerMetrics;
+  /** Lets pages in through share links (createShellServer passes its own). */
+  readonly shareAccess?: ShareAccess;
   /**
    * Seconds between server pings; a peer that has not answered one by the next is cut off and
    * its shell terminated. 0 turns pings off. @default 30
@@ -91,6 +100,7 @@ export interface ResolvedHandlerOptions {
   readonly recordDir: string | undefined;
   readonly recordInput: boolean;
   readonly metrics: HandlerMetrics | undefined;
+  readonly shareAccess: ShareAccess | undefined;
   readonly highWaterBytes: number;
   readonly lowWaterBytes: number;
   readonly ackBytes: number;
@@ -224,6 +234,7 @@ export function resolveHandlerOptions(
     recordDir: options.recordDir,
     recordInput: options.recordInput ?? false,
     metrics: options.metrics,
+    shareAccess: options.shareAccess,
     highWaterBytes,
     lowWaterBytes,
     ackBytes,

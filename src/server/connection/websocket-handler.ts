@@ -72,7 +72,14 @@ type Phase = 'opening' | 'authenticating' | 'running' | 'closing';
 
 /** What ended the connection; decides whether the shell may wait for a resume. */
 type Ending =
-  'client' | 'client-done' | 'heartbeat' | 'shell-exit' | 'shutdown' | 'error' | 'taken-over';
+  | 'client'
+  | 'client-done'
+  | 'heartbeat'
+  | 'shell-exit'
+  | 'shutdown'
+  | 'error'
+  | 'taken-over'
+  | 'removed';
 
 /** The peer has this long to answer our close frame before the socket is cut. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
@@ -233,7 +240,7 @@ export class WebSocketHandler {
       event: (event) => this._viewerOnEvent(event),
       fellBehind: () => this._viewerFellBehind(),
       exited: (status) => this._sessionOnExit(status),
-      removed: () => this._viewerOnTakeover(),
+      removed: (reason) => this._viewerOnRemoved(reason),
     };
   }
 
@@ -324,6 +331,9 @@ export class WebSocketHandler {
     }
     if (this._ending === 'taken-over') {
       return { fate: 'taken-over', termination: undefined };
+    }
+    if (this._ending === 'removed') {
+      return { fate: 'kept', termination: undefined };
     }
     if (this._viewer === undefined) {
       // Started while the client left, never shown to anyone: nothing to keep.
@@ -524,6 +534,10 @@ export class WebSocketHandler {
   /** Authenticates (when configured), then starts the shell and replays early frames. */
   private async _begin(opening: Opening): Promise<void> {
     this._phase = 'authenticating';
+    if (opening.share !== undefined) {
+      await this._beginShared(opening, opening.share);
+      return;
+    }
     if (this._options.authCallback !== undefined) {
       if (this._wire.name === 'v1' && opening.credential === undefined) {
         // A page without a credential asks whether this server wants one: no guess was made,
@@ -581,6 +595,59 @@ export class WebSocketHandler {
         this._starting = this._startShell(opening);
       }
     });
+  }
+
+  /** A page that came through a share link: it joins that session, with that link's role. */
+  private async _beginShared(opening: Opening, secret: string): Promise<void> {
+    const access = this._options.shareAccess;
+    if (access === undefined || !this._wire.capabilities.sessions) {
+      this._stop('share link on a server without share links', 'XJS_ERR_SHARE_REVOKED');
+      return;
+    }
+    this._pauseReading();
+    let share;
+    try {
+      share = await access(secret, this._log);
+    } catch (error) {
+      if (this._isClosing()) return;
+      const refusal = error instanceof AuthRefusal ? error : undefined;
+      this._log.info({ err: (error as Error).message }, 'share link refused');
+      this._options.metrics?.authFailed(refusal !== undefined ? 'throttled' : 'error');
+      this._stop('share link refused', refusal?.code ?? 'XJS_ERR_SHARE_REVOKED');
+      return;
+    }
+    if (this._isClosing()) {
+      return;
+    }
+    this._resumeReading();
+    if (share === undefined) {
+      this._log.info('share link refused: unknown, revoked or expired');
+      this._options.metrics?.authFailed('refused');
+      this._stop('share link refused', 'XJS_ERR_SHARE_REVOKED');
+      return;
+    }
+    this._authenticated = true;
+    this._socket?.off('data', this._socketOnDataBeforeAuth);
+    this._owner = `share:${share.id}`;
+    this._authDone = true;
+    clearTimeout(this._authTimer);
+    this._wantsEvents = opening.events === true;
+    const session = this._store.get(share.sessionId);
+    if (session === undefined || (opening.resume?.sessionId ?? share.sessionId) !== session.id) {
+      this._ending = 'error';
+      this._stop('share of a session that is gone', 'XJS_ERR_SESSION_NOT_FOUND');
+      return;
+    }
+    const from: JoinFrom = opening.resume?.offset ?? 'replay';
+    if (typeof from === 'number' && from > session.offset) {
+      this._protocolError(
+        new ProtocolError(`resume: offset ${from} is outside 0..${session.offset}`),
+      );
+      return;
+    }
+    this._log.info({ shareId: share.id, role: share.role }, 'joined through a share link');
+    this._resumed = true;
+    this._join(session, from, share.role, opening, share.id);
   }
 
   /**
@@ -708,7 +775,13 @@ export class WebSocketHandler {
   }
 
   /** Says hello, sends what the page has not seen, and connects it to live output. */
-  private _join(session: ShellSession, from: JoinFrom, role: ViewerRole, opening: Opening): void {
+  private _join(
+    session: ShellSession,
+    from: JoinFrom,
+    role: ViewerRole,
+    opening: Opening,
+    shareId?: string,
+  ): void {
     const options = this._options;
     const store = this._store;
     const slice = session.prepare(from);
@@ -718,6 +791,7 @@ export class WebSocketHandler {
       highWaterBytes: options.highWaterBytes,
       lowWaterBytes: options.lowWaterBytes,
       acknowledged: this._wire.capabilities.acknowledged,
+      ...(shareId !== undefined ? { shareId } : {}),
       cols: clamp(opening.cols ?? session.cols, MAX_COLS),
       rows: clamp(opening.rows ?? session.rows, MAX_ROWS),
     });
@@ -775,13 +849,23 @@ export class WebSocketHandler {
     }
   }
 
-  private _viewerOnTakeover(): void {
-    this._log.info({ sessionId: this._session?.id }, 'session taken over by another connection');
+  /** The session let go of this page: another took its place, its link ended, or the session. */
+  private _viewerOnRemoved(reason: 'taken-over' | 'revoked' | 'ended'): void {
     if (this._viewer !== undefined) {
       this._session?.leave(this._viewer);
     }
-    this._ending = 'taken-over';
-    this._stop('session taken over by another connection', 'XJS_ERR_SESSION_TAKEN_OVER');
+    // The session goes on (or ends) without this page: settling must not decide its fate.
+    this._ending = reason === 'taken-over' ? 'taken-over' : 'removed';
+    if (reason === 'taken-over') {
+      this._log.info({ sessionId: this._session?.id }, 'session taken over by another connection');
+      this._stop('session taken over by another connection', 'XJS_ERR_SESSION_TAKEN_OVER');
+    } else if (reason === 'revoked') {
+      this._log.info({ sessionId: this._session?.id }, 'cut off: share link revoked or expired');
+      this._stop('share link revoked or expired', 'XJS_ERR_SHARE_REVOKED');
+    } else {
+      this._log.info({ sessionId: this._session?.id }, 'the session was ended');
+      this._stop('the session was ended', 'XJS_ERR_SESSION_ENDED');
+    }
   }
 
   private _handleMessage(data: Buffer, isBinary: boolean): void {

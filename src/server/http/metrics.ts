@@ -18,6 +18,8 @@ export interface MetricsSources {
   detachedSessions(): number;
   /** Connections that have not authenticated yet. */
   unauthenticatedConnections(): number;
+  /** Pages attached to sessions. */
+  viewers(): number;
 }
 
 export class ServerMetrics implements HandlerMetrics {
@@ -25,6 +27,7 @@ export class ServerMetrics implements HandlerMetrics {
   private readonly _sessions: Gauge;
   private readonly _authFailures: Counter<'reason'>;
   private readonly _refusals: Counter<'reason'>;
+  private readonly _shares: Counter<'event'>;
   private readonly _spawnFailures: Counter;
   private readonly _bytesIn: Counter;
   private readonly _bytesOut: Counter;
@@ -59,6 +62,23 @@ export class ServerMetrics implements HandlerMetrics {
     for (const reason of ['full', 'unauthenticated_limit']) {
       this._refusals.inc({ reason }, 0);
     }
+    this._shares = new Counter({
+      name: `${PREFIX}shares_total`,
+      help: 'Share links by event: created, used (a page joined through one), revoked, expired',
+      labelNames: ['event'],
+      registers,
+    });
+    for (const event of ['created', 'used', 'revoked', 'expired']) {
+      this._shares.inc({ event }, 0);
+    }
+    new Gauge({
+      name: `${PREFIX}viewers`,
+      help: 'Pages attached to sessions, all sessions together',
+      registers,
+      collect() {
+        this.set(sources.viewers());
+      },
+    });
     this._sessions = new Gauge({
       name: `${PREFIX}sessions`,
       help: 'Shells running, attached or detached',
@@ -139,6 +159,10 @@ export class ServerMetrics implements HandlerMetrics {
   /** A connection turned away: `full` (--max-connections) or `unauthenticated_limit`. */
   connectionRefused(reason: 'full' | 'unauthenticated_limit'): void {
     this._refusals.inc({ reason });
+  }
+
+  shareEvent(event: 'created' | 'used' | 'revoked' | 'expired'): void {
+    this._shares.inc({ event });
   }
 
   spawnFailed(): void {

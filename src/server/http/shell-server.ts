@@ -12,16 +12,18 @@ import { SUBPROTOCOL_V1 } from '../../protocol/v1.js';
 import { AuthThrottle, throttleKey, type AuthThrottleOptions } from '../auth/throttle.js';
 import { createTokenAuth, generateToken } from '../auth/token.js';
 import { parseTrustedProxies, type TrustedProxies } from '../auth/trusted-proxies.js';
-import { AuthRefusal, isAccepted, type AuthCallback } from '../auth/types.js';
+import { AuthRefusal, isAccepted, type AuthCallback, type AuthResult } from '../auth/types.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   resolveHandlerOptions,
+  type ShareAccess,
   type WebSocketHandlerOptions,
 } from '../connection/handler-options.js';
 import { IdleTimer } from './idle-timer.js';
 import { listenOn, type ListenAddress, type ListenTarget, type Listener } from './listen.js';
 import { createLogger, type Logger } from '../logger.js';
-import { SessionStore } from '../session/session-store.js';
+import { ownerKey, SessionStore } from '../session/session-store.js';
+import { SHARE_PREFIX, ShareStore, type Share } from '../session/share-store.js';
 import {
   WebSocketHandler,
   peerAddress,
@@ -30,6 +32,7 @@ import {
 } from '../connection/websocket-handler.js';
 import { Admission, type Candidate } from './admission.js';
 import { ServerMetrics } from './metrics.js';
+import { SessionApi, sendApiError } from './session-api.js';
 import { checkOrigin, isRebindingSafeHost, normaliseOrigin } from './origin-check.js';
 import { StaticAssets } from './static-assets.js';
 
@@ -91,6 +94,11 @@ export interface ShellServerOptions extends Omit<
    * with their connection, as the original did. @default 60
    */
   readonly resumeWindow?: number;
+  /**
+   * The longest a share link may live, in seconds; a request for longer is refused (400).
+   * @default 86400
+   */
+  readonly maxShareLifetime?: number;
   /** Bytes of recent output each session keeps for a resuming page. @default 1048576 */
   readonly replayBufferBytes?: number;
   /**
@@ -242,6 +250,8 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
   private readonly _running = new Set<Promise<HandlerResult>>();
   /** Every live session: to resume, to attach to, to list. */
   private readonly _sessions: SessionStore;
+  private readonly _shares: ShareStore;
+  private readonly _api: SessionApi;
   private readonly _metrics: ServerMetrics | undefined;
   private readonly _idleTimer: IdleTimer | undefined;
   private _listeners: Listener[] = [];
@@ -295,11 +305,26 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     });
     this._sessions = store;
     store.on('change', () => this._emitIfIdle());
+    this._shares = new ShareStore((share, why) => this._shareEnded(share, why));
+    store.on('ended', (session: { id: string }) => this._shares.dropSession(session.id));
+    const maxShareLifetime = _options.maxShareLifetime ?? 86_400;
+    if (!Number.isSafeInteger(maxShareLifetime) || maxShareLifetime < 1) {
+      throw new RangeError('options.maxShareLifetime must be a whole number of seconds >= 1');
+    }
+    this._api = new SessionApi({
+      sessions: store,
+      shares: this._shares,
+      maxShareLifetime,
+      log: this._log,
+      shareCreated: () => this._metrics?.shareEvent('created'),
+    });
     if (_options.metrics === true) {
       this._metrics = new ServerMetrics({
         connections: () => this.connections,
         detachedSessions: () => this.detachedSessions,
         unauthenticatedConnections: () => this._admission.unauthenticated,
+        viewers: () =>
+          this._sessions.list().reduce((sum, session) => sum + session.viewers.length, 0),
       });
     }
     this._wss = new WebSocketServer({
@@ -428,6 +453,10 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       response.end('Bad Request');
       return;
     }
+    if (pathname.startsWith('/api/') && this._rebindingSafe(request, request.socket)) {
+      void this._serveApi(request, response, pathname.slice('/api/'.length));
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
       response.end('Method Not Allowed');
@@ -446,8 +475,8 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     }
     if (pathname === '/metrics' && this._metrics !== undefined) {
       const metrics = this._metrics;
-      void this._authorizeRequest(request).then((allowed) => {
-        if (allowed) {
+      void this._authorizeRequest(request).then((owner) => {
+        if (owner !== undefined) {
           this._serveMetrics(metrics, response);
         } else {
           response.writeHead(401, {
@@ -485,15 +514,18 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     return false;
   }
 
-  /** An HTTP request's Bearer credential, judged like a connection's (throttle included). */
-  private async _authorizeRequest(request: IncomingMessage): Promise<boolean> {
+  /**
+   * An HTTP request's Bearer credential, judged like a connection's (throttle included): the
+   * owner key of whoever it is, or undefined when refused.
+   */
+  private async _authorizeRequest(request: IncomingMessage): Promise<string | undefined> {
     const callback = this._authCallback;
     if (callback === undefined) {
-      return true;
+      return ownerKey(undefined, undefined);
     }
     const credential = bearerCredential(request);
     if (credential === undefined) {
-      return false;
+      return undefined;
     }
     const log = this._log.child({
       path: requestPath(request.url),
@@ -509,14 +541,58 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       if (!isAccepted(result)) {
         this._metrics?.authFailed('refused');
         log.info('HTTP request refused: no valid credential');
-        return false;
+        return undefined;
       }
-      return true;
+      return ownerKey(typeof result === 'object' ? result.identity : undefined, credential);
     } catch (error) {
       const throttled = error instanceof AuthRefusal;
       this._metrics?.authFailed(throttled ? 'throttled' : 'error');
       log.info({ err: (error as Error).message }, 'HTTP request refused');
-      return false;
+      return undefined;
+    }
+  }
+
+  /**
+   * `/api/…`: the server's credential as Bearer (a share link's is refused, 403), and the same
+   * origin rule as the upgrade, so a page of another site cannot drive it with a cookie-less
+   * fetch either.
+   */
+  private async _serveApi(
+    request: IncomingMessage,
+    response: ServerResponse,
+    path: string,
+  ): Promise<void> {
+    response.setHeader('Cache-Control', 'no-store');
+    const origin = checkOrigin(request, this._allowedOrigins);
+    if (!origin.allowed) {
+      this._log.warn({ origin: origin.origin, path }, 'refused an API request from another origin');
+      sendApiError(response, 403, 'XJS_API_FORBIDDEN', 'requests from another origin are refused');
+      return;
+    }
+    if (bearerCredential(request)?.startsWith(SHARE_PREFIX) === true) {
+      sendApiError(response, 403, 'XJS_API_FORBIDDEN', 'a share link cannot use the API');
+      return;
+    }
+    const owner = await this._authorizeRequest(request);
+    if (owner === undefined) {
+      response.setHeader('WWW-Authenticate', 'Bearer realm="xterm-js-shell"');
+      sendApiError(response, 401, 'XJS_API_UNAUTHORIZED', "the server's credential is required");
+      return;
+    }
+    await this._api.serve(request, response, path, owner);
+  }
+
+  /** A share link stopped: the pages that came through it are cut off at once. */
+  private _shareEnded(share: Share, why: 'revoked' | 'expired'): void {
+    this._metrics?.shareEvent(why);
+    const session = this._sessions.get(share.sessionId);
+    const cut = session?.viewers.filter((viewer) => viewer.shareId === share.id) ?? [];
+    this._log.info(
+      { sessionId: share.sessionId, shareId: share.id, viewersCut: cut.length },
+      `share link ${why}`,
+    );
+    for (const viewer of cut) {
+      viewer.port.removed('revoked');
     }
   }
 
@@ -596,6 +672,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
       headersTimeout: _headersTimeout,
       resumeWindow: _window,
       replayBufferBytes: _replay,
+      maxShareLifetime: _shareLifetime,
       idleTimeout: _idle,
       metrics: _metricsOn,
       ...handlerOptions
@@ -624,34 +701,52 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
         handler?.end('XJS_ERR_TOO_MANY_UNAUTHENTICATED');
       },
     };
+    const gone = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     // The throttle judges; admission then moves the connection to the served places, if any.
-    const throttled =
-      callback !== undefined && this._throttle !== undefined
-        ? this._throttle.wrap(callback, peerKey)
-        : callback;
+    const judge = async (
+      check: () => AuthResult | Promise<AuthResult>,
+      logger: Logger,
+    ): Promise<AuthResult> => {
+      this._admission.judging(candidate);
+      const result =
+        this._throttle === undefined
+          ? await check()
+          : await this._throttle.attempt(peerKey, check, gone, logger);
+      if (isAccepted(result)) {
+        if (!this._admission.authenticate(candidate)) {
+          this._metrics?.connectionRefused('full');
+          this._log.warn(
+            { conn: logId, maxConnections: this._maxConnections },
+            'refused a connection: the server is full (see --max-connections)',
+          );
+          throw new AuthRefusal('XJS_ERR_SERVER_FULL', 'the server is full');
+        }
+        authenticated = true;
+      }
+      return result;
+    };
     const admitted: AuthCallback | undefined =
-      throttled === undefined
+      callback === undefined
         ? undefined
-        : async (message, websocket, logger) => {
-            this._admission.judging(candidate);
-            const result = await throttled(message, websocket, logger);
-            if (isAccepted(result)) {
-              if (!this._admission.authenticate(candidate)) {
-                this._metrics?.connectionRefused('full');
-                this._log.warn(
-                  { conn: logId, maxConnections: this._maxConnections },
-                  'refused a connection: the server is full (see --max-connections)',
-                );
-                throw new AuthRefusal('XJS_ERR_SERVER_FULL', 'the server is full');
-              }
-              authenticated = true;
-            }
-            return result;
-          };
+        : (message, websocket, logger) => judge(() => callback(message, websocket, logger), logger);
+    const shareAccess: ShareAccess = async (secret, logger) => {
+      let share: Share | undefined;
+      const result = await judge(() => {
+        const check = this._shares.check(secret);
+        share = check.ok ? check.share : undefined;
+        return check.ok;
+      }, logger);
+      if (isAccepted(result) && share !== undefined) {
+        this._metrics?.shareEvent('used');
+        return share;
+      }
+      return undefined;
+    };
     try {
       handler = new WebSocketHandler(ws, {
         ...this._handlerOptions(),
         authCallback: admitted,
+        shareAccess,
         logger: this._log,
         logId,
         shutdownSignal: this._shutdown.signal,
@@ -684,7 +779,7 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
         this._log.error({ conn: logId, err: String(error) }, 'connection handler failed');
       })
       .finally(() => {
-        if (callback !== undefined) {
+        if (callback !== undefined || authenticated) {
           this._admission.leave(candidate, authenticated);
         }
         this._running.delete(running);

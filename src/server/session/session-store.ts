@@ -55,7 +55,10 @@ export function ownerKey(identity: string | undefined, credential: string | unde
   return 'anyone';
 }
 
-/** Events: `change` whenever the number of kept or detached sessions changes. */
+/**
+ * Events: `change` whenever the number of kept or detached sessions changes; `ended` (the
+ * session) once one is over.
+ */
 export class SessionStore extends EventEmitter {
   readonly resumeWindowMs: number;
   readonly replayBufferBytes: number;
@@ -100,6 +103,12 @@ export class SessionStore extends EventEmitter {
   /** Every session kept, in the order they started. */
   list(): ShellSession[] {
     return [...this._entries.values()].map((entry) => entry.session);
+  }
+
+  /** A live session by id, whoever owns it (a share link names it). */
+  get(id: string): ShellSession | undefined {
+    const entry = this._entries.get(id);
+    return entry?.ending === undefined ? entry?.session : undefined;
   }
 
   /** The owner key a session belongs to. */
@@ -195,6 +204,7 @@ export class SessionStore extends EventEmitter {
     entry.expiry = undefined;
     entry.ending ??= session.terminate(entry.terminateOptions as TerminateOptions).finally(() => {
       this._entries.delete(session.id);
+      this.emit('ended', session);
       this.emit('change');
     });
     this.emit('change');
