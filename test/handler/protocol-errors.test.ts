@@ -130,3 +130,54 @@ describe('a frame over maxMessageBytes', () => {
     });
   }
 });
+
+describe('frames sent ahead of a bad one', () => {
+  let server: HandlerServer;
+  before(async () => {
+    // Authentication that takes a moment: the frames below wait in the queue meanwhile.
+    server = await startHandlerServer({
+      authCallback: () => new Promise((resolve) => setTimeout(() => resolve(true), 200)),
+    });
+  });
+  after(() => server.close());
+
+  it('are written up to the bad frame, and nothing after it reaches the shell', async () => {
+    const client = new V1Client(server.url, { credential: 'anything' });
+    await client.opened;
+    client.sendInput('echo first\r'); // 11 bytes, queued before the error
+    client.socket.send(Buffer.from([0x7f])); // an unknown message type
+    client.sendInput('echo second, after the error\r');
+    assert.equal((await closeOf(client)).code, 4003);
+    const [result] = await server.waitForResults(1);
+    assert.equal(result?.bytesIn, 'echo first\r'.length);
+  });
+});
+
+describe('a thrown bug after the shell started', () => {
+  let server: HandlerServer;
+  before(async () => {
+    server = await startHandlerServer({
+      metrics: {
+        sessionStarted: () => {
+          throw new Error('a metrics bug');
+        },
+        authFailed: () => undefined,
+        spawnFailed: () => undefined,
+        flowPaused: () => undefined,
+      },
+    });
+  });
+  after(() => server.close());
+
+  it('closes with 4500, ends the shell that was started, and run() still resolves', async () => {
+    const client = new V1Client(server.url);
+    assert.equal((await closeOf(client)).code, 4500);
+    const [result] = await server.waitForResults(1);
+    assert.equal(result?.sessionFate, 'terminated');
+    assert.ok(result?.shellPid !== undefined);
+    assert.equal(isRunning(result.shellPid), false, 'the shell is gone');
+    assert.ok(
+      server.logs.some((line) => line.msg === 'starting the session failed after the spawn'),
+    );
+  });
+});

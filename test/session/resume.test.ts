@@ -67,6 +67,21 @@ describe('resume', () => {
     await client.closed;
   });
 
+  it('ends, rather than keeps for a resume, the session of a page that sent a frame too big', async () => {
+    const client = new V1Client(server.wsUrl, { credential: TEST_TOKEN });
+    const hello = await client.waitForHello();
+    const pid = await pidOf(client);
+    client.socket.send(Buffer.alloc(2 * 1024 * 1024, 0x01)); // twice maxMessageBytes
+    assert.equal((await client.closed).code, 1009);
+    await waitFor(() => !isRunning(pid), { message: 'the shell to be terminated' });
+    assert.equal(server.server.detachedSessions, 0);
+    const again = new V1Client(server.wsUrl, {
+      credential: TEST_TOKEN,
+      resume: { sessionId: hello.sessionId, offset: 0 },
+    });
+    assert.equal((await again.closed).code, 4007);
+  });
+
   it('lets a second connection take over a live session and tells the first why', async () => {
     const first = new V1Client(server.wsUrl, { credential: TEST_TOKEN });
     const hello = await first.waitForHello();

@@ -445,7 +445,12 @@ export class WebSocketHandler {
   };
 
   private readonly _socketOnError = (error: Error): void => {
-    // ws follows every error with 'close'; the reason is recorded there.
+    // ws follows every error with 'close'; the reason is recorded there. Its own errors
+    // (WS_ERR_*: a frame too big, bad UTF-8, a bad opcode) are the peer breaking the protocol,
+    // not a lost network: such a session is ended, not kept for a resume.
+    if ((error as NodeJS.ErrnoException).code?.startsWith('WS_ERR_') === true) {
+      this._ending ??= 'error';
+    }
     logDebugMin(this._log, { err: error.message }, 'WebSocket error');
   };
 
@@ -703,16 +708,23 @@ export class WebSocketHandler {
       this._log.info({ shellPid: session.shell.pid }, 'shell started after the client left');
       return;
     }
-    this._store.add(session, this._owner, this._terminateOptions());
-    options.metrics?.sessionStarted(session);
-    if (options.recordDir !== undefined) {
-      this._record(session, cols, rows);
+    try {
+      this._store.add(session, this._owner, this._terminateOptions());
+      options.metrics?.sessionStarted(session);
+      if (options.recordDir !== undefined) {
+        this._record(session, cols, rows);
+      }
+      this._log.info(
+        { shellPid: session.shell.pid, command: options.userShellCommand, sessionId: session.id },
+        'shell started',
+      );
+      this._join(session, 'live', 'owner', opening);
+    } catch (error) {
+      // A bug past the spawn must not leave a shell nobody ends: settling ends this one.
+      this._log.error({ err: String(error) }, 'starting the session failed after the spawn');
+      this._ending = 'error';
+      this._stop('internal error while starting the session', 'XJS_ERR_INTERNAL');
     }
-    this._log.info(
-      { shellPid: session.shell.pid, command: options.userShellCommand, sessionId: session.id },
-      'shell started',
-    );
-    this._join(session, 'live', 'owner', opening);
   }
 
   private _record(session: ShellSession, cols: number, rows: number): void {
@@ -845,6 +857,9 @@ export class WebSocketHandler {
     }
     this._pendingBytes = 0;
     for (const { data, isBinary } of this._pending.splice(0)) {
+      if (this._isClosing()) {
+        break; // after a bad frame nothing more reaches the shell
+      }
       this._handleMessage(data, isBinary);
     }
   }
