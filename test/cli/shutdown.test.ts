@@ -83,11 +83,13 @@ describe('xterm-js-shell shutting down', { concurrency: 1 }, () => {
         background.sendInput('sleep 1000 &\r');
         const sleep = await readNumber(background, 'echo job-$(jobs -p)', 'job');
         pids.push(sleep);
-        assert.ok(
-          sessionProcesses(backgroundShell).some(
-            (info) => info.pid === sleep && info.command === 'sleep',
-          ),
-          `sleep ${sleep} runs in the session of shell ${backgroundShell}`,
+        // Between fork and exec the job is still called bash: wait for the exec.
+        await waitFor(
+          () =>
+            sessionProcesses(backgroundShell).some(
+              (info) => info.pid === sleep && info.command === 'sleep',
+            ),
+          { ...WAIT, message: `sleep ${sleep} running in the session of shell ${backgroundShell}` },
         );
         for (const pid of pids) {
           assert.ok(isRunning(pid), `pid ${pid} runs before the signal`);
