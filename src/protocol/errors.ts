@@ -37,6 +37,10 @@ export const ERRORS = {
   XJS_ERR_READ_ONLY: { closeCode: 4013, reason: 'This page may only watch the session' },
   XJS_ERR_SHARE_REVOKED: { closeCode: 4014, reason: 'The share link was revoked or expired' },
   XJS_ERR_SESSION_ENDED: { closeCode: 4015, reason: 'The session was ended' },
+  XJS_ERR_ORIGIN_FORBIDDEN: {
+    closeCode: 4016,
+    reason: 'WebSocket from a page of another site refused',
+  },
   XJS_ERR_INTERNAL: { closeCode: 4500, reason: 'Internal server error' },
   XJS_ERR_SHUTDOWN: { closeCode: 1001, reason: 'Server shutting down' },
 } as const satisfies Record<string, ErrorInfo>;

@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SUBPROTOCOL_V1, ServerType, encodeClientHello } from '../../src/protocol/v1.js';
+import { WebSocketHandler } from '../../src/server/index.js';
+import { startHandlerServer, type HandlerServer } from '../helpers/handler-server.js';
 import { RawConnection, upgradeRequest, wsAttempt, within } from '../helpers/hostile.js';
 import { descendants } from '../helpers/processes.js';
 import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
@@ -133,5 +135,63 @@ describe('DNS rebinding', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('WebSocketHandler on its own, given the upgrade request', () => {
+  const attempt = async (url: string, origin: string | undefined): Promise<number> => {
+    const socket = wsAttempt(url, [SUBPROTOCOL_V1], origin === undefined ? {} : { Origin: origin });
+    socket.socket.on('open', () =>
+      socket.socket.send(encodeClientHello({ cols: 80, rows: 24, credential: TEST_TOKEN })),
+    );
+    socket.socket.on('message', (data: Buffer) => {
+      if (data[0] === ServerType.HELLO) socket.socket.close(1000);
+    });
+    return (await within(socket.outcome, 'the close')).code;
+  };
+  const accept = (message: string): boolean => message === TEST_TOKEN;
+  let strict: HandlerServer;
+  let widened: HandlerServer;
+  let unchecked: HandlerServer;
+  before(async () => {
+    const common = { userShellCommand: SHELL, authCallback: accept };
+    strict = await startHandlerServer(common);
+    widened = await startHandlerServer({
+      ...common,
+      allowedOrigins: ['https://console.example.com'],
+    });
+    unchecked = await startHandlerServer({ ...common, checkOrigin: false });
+  });
+  after(async () => {
+    await Promise.all([strict.close(), widened.close(), unchecked.close()]);
+  });
+
+  it('refuses a page of another site with 4016, and no shell starts', async () => {
+    assert.equal(await attempt(strict.url, 'https://evil.example'), 4016);
+    assert.equal(await attempt(strict.url, 'null'), 4016);
+    const [result] = await strict.waitForResults(2);
+    assert.equal(result?.shellPid, undefined);
+    assert.ok(
+      strict.logs.some((line) => line.level === 40 && line.origin === 'https://evil.example'),
+    );
+  });
+
+  it('lets the page of its own host in, and clients that send no Origin', async () => {
+    const host = new URL(strict.url).host;
+    assert.equal(await attempt(strict.url, `http://${host}`), 1000);
+    assert.equal(await attempt(strict.url, undefined), 1000);
+  });
+
+  it('widens the set with allowedOrigins, and checkOrigin: false turns the check off', async () => {
+    assert.equal(await attempt(widened.url, 'https://console.example.com'), 1000);
+    assert.equal(await attempt(widened.url, 'https://evil.example'), 4016);
+    assert.equal(await attempt(unchecked.url, 'https://evil.example'), 1000);
+  });
+
+  it('takes any object with the ws API, and names that API when given something else', () => {
+    assert.throws(
+      () => new WebSocketHandler({} as never),
+      /websocket must be a WebSocket of the ws package \(8\.x\) or have its API: send, close/,
+    );
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { AuthCallback } from '../auth/types.js';
+import { normaliseOrigin } from '../http/origin-check.js';
 import type { Share } from '../session/share-store.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from '../logger.js';
 import { SessionStore } from '../session/session-store.js';
@@ -52,8 +53,22 @@ export interface WebSocketHandlerOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** The shell's working directory. @default $HOME, else the server's */
   readonly cwd?: string;
-  /** The HTTP upgrade request, for the peer address and X-Forwarded-For in the logs. */
+  /**
+   * The HTTP upgrade request: for the peer address and X-Forwarded-For in the logs, and for the
+   * origin check. Give it: without it a page of any site could open a shell whenever the auth
+   * callback trusts something the browser sends by itself (a cookie, a proxy header).
+   */
   readonly request?: IncomingMessage;
+  /**
+   * Page origins accepted besides the request's own host (`https://console.example.com`);
+   * an upgrade from any other origin is closed with XJS_ERR_ORIGIN_FORBIDDEN. @default none
+   */
+  readonly allowedOrigins?: readonly string[];
+  /**
+   * Refuse upgrades whose Origin is another site's (needs `request`). Turn it off only when
+   * something in front already checks. @default true
+   */
+  readonly checkOrigin?: boolean;
   /** Output flow control marks, in bytes. */
   readonly flowControl?: FlowControlLimits;
   /**
@@ -96,6 +111,8 @@ export interface ResolvedHandlerOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string | undefined;
   readonly request: IncomingMessage | undefined;
+  readonly allowedOrigins: ReadonlySet<string>;
+  readonly checkOrigin: boolean;
   readonly sessionStore: SessionStore | undefined;
   readonly recordDir: string | undefined;
   readonly recordInput: boolean;
@@ -105,6 +122,19 @@ export interface ResolvedHandlerOptions {
   readonly lowWaterBytes: number;
   readonly ackBytes: number;
   readonly maxMessageBytes: number;
+}
+
+/** Normalised origins; a bad one throws naming the option. */
+function origins(values: readonly string[] | undefined): ReadonlySet<string> {
+  return new Set(
+    (values ?? []).map((origin) => {
+      const normalised = normaliseOrigin(origin);
+      if (normalised === undefined) {
+        throw new TypeError(`options.allowedOrigins: not an http(s) origin: ${origin}`);
+      }
+      return normalised;
+    }),
+  );
 }
 
 /** One shared empty object, so caches keyed by the env option hit for every default. */
@@ -230,6 +260,8 @@ export function resolveHandlerOptions(
     env: options.env ?? NO_ENV,
     cwd: options.cwd,
     request: options.request,
+    allowedOrigins: origins(options.allowedOrigins),
+    checkOrigin: options.checkOrigin ?? true,
     sessionStore: checkStore(options.sessionStore),
     recordDir: options.recordDir,
     recordInput: options.recordInput ?? false,

@@ -20,6 +20,7 @@ import {
 import { AuthRefusal, isAccepted, type AuthResult } from '../auth/types.js';
 import type { FlowTransition } from './flow-control.js';
 import { Heartbeat } from './heartbeat.js';
+import { checkOrigin } from '../http/origin-check.js';
 import { InputGate } from './input-gate.js';
 import {
   resolveHandlerOptions,
@@ -157,6 +158,23 @@ function clamp(value: number, max: number): number {
   return Math.min(Math.max(value, 1), max);
 }
 
+const WS_METHODS = ['send', 'close', 'terminate', 'ping', 'pause', 'resume', 'on', 'off', 'once'];
+
+/**
+ * The shape of a ws WebSocket, checked instead of its class: a host app may hold another copy
+ * of ws than ours (another version in its tree), whose sockets work the same.
+ */
+function isWebSocketLike(value: unknown): value is WebSocket {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const candidate = value as Record<string, unknown>;
+  return (
+    WS_METHODS.every((method) => typeof candidate[method] === 'function') &&
+    typeof candidate.readyState === 'number'
+  );
+}
+
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -218,8 +236,10 @@ export class WebSocketHandler {
     private readonly _ws: WebSocket,
     options: WebSocketHandlerOptions = {},
   ) {
-    if (!(_ws instanceof WebSocket)) {
-      throw new TypeError('websocket must be a WebSocket from the ws package');
+    if (!isWebSocketLike(_ws)) {
+      throw new TypeError(
+        `websocket must be a WebSocket of the ws package (8.x) or have its API: ${WS_METHODS.join(', ')}, readyState`,
+      );
     }
     this._options = resolveHandlerOptions(options);
     this._wire = _ws.protocol === SUBPROTOCOL_V1 ? new V1Wire() : new LegacyWire();
@@ -269,8 +289,16 @@ export class WebSocketHandler {
       if (this._options.authCallback !== undefined) {
         this._socket?.on('data', this._socketOnDataBeforeAuth);
       }
+      const origin = this._crossSiteOrigin();
       if (this._options.shutdownSignal?.aborted) {
         this._stop('server shutdown', 'XJS_ERR_SHUTDOWN');
+      } else if (origin !== undefined) {
+        this._log.warn(
+          { origin, host: this._options.request?.headers.host },
+          'refused a WebSocket from another origin (see allowedOrigins)',
+        );
+        this._ending = 'error';
+        this._stop(`cross-site WebSocket from ${origin}`, 'XJS_ERR_ORIGIN_FORBIDDEN');
       } else {
         this._startAuthTimer();
         if (!this._wire.hasOpeningFrame(this._options.authCallback !== undefined)) {
@@ -302,6 +330,20 @@ export class WebSocketHandler {
       bytesIn: this._bytesIn,
       bytesOut: this._bytesOut,
     };
+  }
+
+  /**
+   * The Origin of a browser page of another site, when the upgrade request was given and the
+   * check is on (cross-site WebSocket hijacking: such a page could use the user's cookies or
+   * network position); undefined when the connection may go on.
+   */
+  private _crossSiteOrigin(): string | undefined {
+    const request = this._options.request;
+    if (request === undefined || !this._options.checkOrigin) {
+      return undefined;
+    }
+    const verdict = checkOrigin(request, this._options.allowedOrigins);
+    return verdict.allowed ? undefined : verdict.origin;
   }
 
   private get _shellEnv(): Record<string, string> {

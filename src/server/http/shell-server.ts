@@ -662,7 +662,6 @@ class ShellServerImpl extends EventEmitter implements ShellServer {
     const {
       auth: _auth,
       token: _token,
-      allowedOrigins: _origins,
       maxConnections: _max,
       maxUnauthenticated: _maxUnauthenticated,
       maxUnauthenticatedPerPeer: _maxPerPeer,
