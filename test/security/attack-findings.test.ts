@@ -4,48 +4,17 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import {
-  SUBPROTOCOL_V1,
-  ServerType,
-  encodeClientHello,
-  encodeInput,
-} from '../../src/protocol/v1.js';
+import { SUBPROTOCOL_V1, encodeClientHello, encodeInput } from '../../src/protocol/v1.js';
 import { MAX_BYTES_BEFORE_AUTH } from '../../src/server/connection/websocket-handler.js';
 import { wsAttempt, within, type WsOutcome } from '../helpers/hostile.js';
 import { ServerChild, mebibytes } from '../helpers/leaks.js';
+import { login, type Login } from '../helpers/login.js';
 import { descendants } from '../helpers/processes.js';
 import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SHELL = ['/bin/bash', '--norc', '--noprofile'];
 const MiB = 1024 * 1024;
-
-interface Login {
-  /** The server said hello: a shell runs. */
-  readonly in: boolean;
-  readonly code: number;
-  readonly reason: string;
-}
-
-/** One v1 login (closes at once when it got in). */
-async function login(
-  url: string,
-  credential: string,
-  headers: Readonly<Record<string, string>> = {},
-): Promise<Login> {
-  const attempt = wsAttempt(url, [SUBPROTOCOL_V1], headers);
-  let hello = false;
-  attempt.socket.on('message', (data: Buffer) => {
-    if (data[0] === ServerType.HELLO) {
-      hello = true;
-      attempt.socket.close(1000);
-    }
-  });
-  await within(attempt.opened, 'the socket to open');
-  attempt.socket.send(encodeClientHello({ cols: 80, rows: 24, credential }));
-  const outcome = await within(attempt.outcome, 'the server to close');
-  return { in: hello, code: outcome.code, reason: outcome.reason };
-}
 
 /**
  * Sends up to `frames` frames of 1 MiB as fast as the server reads them, never holding more

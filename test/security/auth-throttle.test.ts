@@ -3,38 +3,16 @@
 // peers are unaffected, and the right credential is never held back.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SUBPROTOCOL_V1, ServerType, encodeClientHello } from '../../src/protocol/v1.js';
-import { wsAttempt, within } from '../helpers/hostile.js';
+import { login, type Login } from '../helpers/login.js';
 import { descendants } from '../helpers/processes.js';
 import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SHELL = ['/bin/bash', '--norc', '--noprofile'];
 
-interface Login {
-  /** The server said hello: a shell runs. */
-  readonly in: boolean;
-  readonly code: number;
-  readonly reason: string;
-}
-
-/**
- * One v1 login as a proxied browser at `peer` (X-Forwarded-For from loopback, as nginx sends
- * it); closes at once when it got in.
- */
-async function login(server: TestServer, credential: string, peer: string): Promise<Login> {
-  const attempt = wsAttempt(server.wsUrl, [SUBPROTOCOL_V1], { 'X-Forwarded-For': peer });
-  let hello = false;
-  attempt.socket.on('message', (data: Buffer) => {
-    if (data[0] === ServerType.HELLO) {
-      hello = true;
-      attempt.socket.close(1000);
-    }
-  });
-  await within(attempt.opened, 'the socket to open');
-  attempt.socket.send(encodeClientHello({ cols: 80, rows: 24, credential }));
-  const outcome = await within(attempt.outcome, 'the server to close');
-  return { in: hello, code: outcome.code, reason: outcome.reason };
+/** One v1 login as a proxied browser at `peer` (X-Forwarded-For, as nginx sends it). */
+function loginAs(server: TestServer, credential: string, peer: string): Promise<Login> {
+  return login(server.wsUrl, credential, { 'X-Forwarded-For': peer });
 }
 
 const refused = { in: false, code: 4001, reason: 'Authentication failed' };
@@ -66,36 +44,36 @@ describe('the auth throttle', () => {
 
   it('answers refusals after the free ones late, but lets the right token in at once', async () => {
     const peer = '198.51.100.1';
-    assert.deepEqual(await login(server, 'wrong-guess-1', peer), refused);
-    assert.deepEqual(await login(server, 'wrong-guess-2', peer), refused);
-    assert.deepEqual(await login(server, 'wrong-guess-3', peer), heldBack);
+    assert.deepEqual(await loginAs(server, 'wrong-guess-1', peer), refused);
+    assert.deepEqual(await loginAs(server, 'wrong-guess-2', peer), refused);
+    assert.deepEqual(await loginAs(server, 'wrong-guess-3', peer), heldBack);
     const delayed = server.logs.find(
       (line) => line.msg.includes('the answer is delayed') && line.throttleKey === peer,
     );
     assert.equal(delayed?.failures, 3);
     assert.equal(delayed?.delayMs, 60_000);
-    assert.deepEqual(await login(server, TEST_TOKEN, peer), admitted);
+    assert.deepEqual(await loginAs(server, TEST_TOKEN, peer), admitted);
   });
 
   it('leaves other peers alone', async () => {
-    assert.deepEqual(await login(server, TEST_TOKEN, '198.51.100.2'), admitted);
-    assert.deepEqual(await login(server, 'wrong-guess', '2001:db8:1:1::7'), refused);
+    assert.deepEqual(await loginAs(server, TEST_TOKEN, '198.51.100.2'), admitted);
+    assert.deepEqual(await loginAs(server, 'wrong-guess', '2001:db8:1:1::7'), refused);
   });
 
   it('forgets a peer that got in', async () => {
     const peer = '198.51.100.3';
-    assert.deepEqual(await login(server, 'wrong-guess-1', peer), refused);
-    assert.deepEqual(await login(server, TEST_TOKEN, peer), admitted);
-    assert.deepEqual(await login(server, 'wrong-guess-2', peer), refused);
-    assert.deepEqual(await login(server, 'wrong-guess-3', peer), refused);
+    assert.deepEqual(await loginAs(server, 'wrong-guess-1', peer), refused);
+    assert.deepEqual(await loginAs(server, TEST_TOKEN, peer), admitted);
+    assert.deepEqual(await loginAs(server, 'wrong-guess-2', peer), refused);
+    assert.deepEqual(await loginAs(server, 'wrong-guess-3', peer), refused);
     // Without the reset this would be the fourth failure in a row, and held back already.
-    assert.deepEqual(await login(server, 'wrong-guess-4', peer), heldBack);
+    assert.deepEqual(await loginAs(server, 'wrong-guess-4', peer), heldBack);
   });
 
   it('lets a peer have only maxHeld refusals waiting: parallel attempts gain nothing', async () => {
     const peer = '198.51.100.4';
     const results = await Promise.all(
-      Array.from({ length: 6 }, (_, index) => login(server, `wrong-guess-${index}`, peer)),
+      Array.from({ length: 6 }, (_, index) => loginAs(server, `wrong-guess-${index}`, peer)),
     );
     const codes = results.map((result) => result.code).sort();
     // Two free, two held until the auth timeout, two refused without being checked.
@@ -107,8 +85,8 @@ describe('the auth throttle', () => {
   });
 
   it('treats one IPv6 /64 as one peer', async () => {
-    assert.deepEqual(await login(server, 'wrong', '2001:db8:5:5::1'), refused);
-    assert.deepEqual(await login(server, 'wrong', '2001:db8:5:5::2'), refused);
-    assert.deepEqual(await login(server, 'wrong', '2001:db8:5:5:ffff::3'), heldBack);
+    assert.deepEqual(await loginAs(server, 'wrong', '2001:db8:5:5::1'), refused);
+    assert.deepEqual(await loginAs(server, 'wrong', '2001:db8:5:5::2'), refused);
+    assert.deepEqual(await loginAs(server, 'wrong', '2001:db8:5:5:ffff::3'), heldBack);
   });
 });
