@@ -9,6 +9,7 @@ export { SessionStore, type SessionStoreOptions } from './session/session-store.
 export {
   createShellServer,
   type ShellServer,
+  type ShellServerEvents,
   type ShellServerOptions,
 } from './http/shell-server.js';
 export {

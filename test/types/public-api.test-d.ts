@@ -143,6 +143,18 @@ api.createShellServer({ auth: 'basic' });
 // @ts-expect-error the server makes its own shutdown signal and per-connection ids
 api.createShellServer({ shutdownSignal: new AbortController().signal });
 
+server.on('connection-end', (result) => {
+  const reasons: readonly string[] = result.reasons;
+  return reasons;
+});
+expectTrue<
+  Equal<Parameters<Parameters<typeof server.once<'connection-end'>>[1]>[0], HandlerResult>
+>();
+server.on('idle-timeout', () => undefined);
+// @ts-expect-error the event names are checked
+server.on('connection-ended', () => undefined);
+// @ts-expect-error so are the listener's arguments
+server.on('connection-end', (result: string) => result);
 expectTrue<Equal<typeof server.token, string | undefined>>();
 expectTrue<Equal<typeof server.connections, number>>();
 expectTrue<Equal<ReturnType<typeof server.close>, Promise<void>>>();

@@ -115,7 +115,7 @@ export interface ShellServerOptions extends Omit<
   readonly idleTimeout?: number;
 }
 
-export interface ShellServer extends EventEmitter {
+export interface ShellServer extends EventEmitter<ShellServerEvents> {
   readonly httpServer: Server;
   /** The token clients must send, for `auth: 'token'`; undefined otherwise. */
   readonly token: string | undefined;
@@ -141,10 +141,15 @@ export interface ShellServer extends EventEmitter {
 }
 
 /**
- * Events: `connection-end` (HandlerResult) after each connection; `idle` when none are left;
- * `idle-timeout` when it stayed idle for `idleTimeout` seconds.
+ * The server's events, typed: a misspelt name or a wrong listener does not compile.
+ * `connection-end` after each connection; `idle` when none is left (and no shell waits for a
+ * resume); `idle-timeout` when it stayed idle for `idleTimeout` seconds.
  */
-export type ShellServerEvents = 'connection-end' | 'idle' | 'idle-timeout';
+export interface ShellServerEvents {
+  'connection-end': [result: HandlerResult];
+  idle: [];
+  'idle-timeout': [];
+}
 
 const DEFAULT_MAX_CONNECTIONS = 1024;
 const DEFAULT_MAX_UNAUTHENTICATED = 256;
@@ -233,7 +238,7 @@ function writeRawResponse(socket: Socket, status: number, text: string): void {
   socket.destroy();
 }
 
-class ShellServerImpl extends EventEmitter implements ShellServer {
+class ShellServerImpl extends EventEmitter<ShellServerEvents> implements ShellServer {
   readonly httpServer: Server;
   readonly token: string | undefined;
   private readonly _authCallback: AuthCallback | undefined;
