@@ -29,7 +29,9 @@ wss.on('connection', (websocket, request) => {
   );
 });
 
-process.on('SIGINT', () => {
-  shutdown.abort();
-  wss.close();
-});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    shutdown.abort(); // ends every connection (1001) and its shell
+    wss.close(() => process.exit(0));
+  });
+}
