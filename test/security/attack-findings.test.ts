@@ -247,3 +247,22 @@ describe('F6: X-Forwarded-For counts only from a trusted proxy', () => {
     assert.deepEqual(codes, [4001, 4001, 4001, 4001]);
   });
 });
+
+describe('a frame ws refuses before authentication', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ userShellCommand: SHELL, maxMessageBytes: 128 * 1024 });
+  });
+  after(() => server.close());
+
+  it('frees the connection within the 2 s close handshake, not ws’s 30 s', async () => {
+    const attempt = wsAttempt(server.wsUrl, [SUBPROTOCOL_V1]);
+    await within(attempt.opened, 'the socket to open');
+    attempt.socket.send(Buffer.alloc(200 * 1024, 0x01)); // over maxMessageBytes and 64 KiB
+    assert.equal((await within(attempt.outcome, 'the close')).code, 1009);
+    await waitFor(() => server.server.connections === 0, {
+      timeout: 5000,
+      message: 'the server to let the connection go',
+    });
+  });
+});

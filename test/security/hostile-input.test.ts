@@ -43,20 +43,25 @@ const SEQ_COUNT = 200_000;
 /** Rounds of `seq` the good session runs while the attacks go on. */
 const GOOD_ROUNDS = 3;
 
-/** How many attempts of each kind; each attempt sends one or more malformed things. */
+/**
+ * How many attempts of each kind; each attempt sends one or more malformed things. Cheap kinds
+ * (no shell) are the many; of the kinds that start a shell, `v1-odd-session` sends hundreds of
+ * frames per shell, so a run tries more than 10,000 inputs (about 16,000) well within a minute.
+ */
 const PLAN = {
-  'http-odd': 500,
-  'upgrade-bad': 160,
-  'v1-before-auth': 300,
-  'legacy-before-auth': 150,
-  'raw-frame': 250,
-  'invalid-utf8': 60,
+  'http-odd': 1000,
+  'upgrade-bad': 320,
+  'v1-before-auth': 600,
+  'legacy-before-auth': 300,
+  'raw-frame': 500,
+  'invalid-utf8': 120,
   'huge-frame': 40,
-  'tcp-reset': 150,
-  'frames-during-auth': 20,
-  'v1-after-auth': 40,
-  'legacy-after-auth': 25,
-  'resume-odd': 30,
+  'tcp-reset': 300,
+  'frames-during-auth': 30,
+  'v1-after-auth': 60,
+  'v1-odd-session': 40,
+  'legacy-after-auth': 40,
+  'resume-odd': 60,
   silent: 10,
 } as const;
 type Kind = keyof typeof PLAN;
@@ -625,6 +630,54 @@ async function v1AfterAuth(url: string, r: Random): Promise<Outcome> {
   return ending(attempt, sent, fatal ? [4003] : [1000]);
 }
 
+/**
+ * A frame a running v1 session must take without ending it, however odd: sizes at and past the
+ * server's limits (it clamps them), acknowledgements of nothing new or going back, empty input,
+ * a few typed characters (never Enter).
+ */
+function v1OddFrame(r: Random, received: number): Uint8Array {
+  switch (r.int(6)) {
+    case 0:
+    case 1:
+    case 2: {
+      const size = (): number => r.pick([1, 2, 3, 80, 2000, 2001, 65534, 65535, 1 + r.int(65535)]);
+      return encodeResize(size(), size());
+    }
+    case 3:
+      return encodeAck(r.pick([0, received, Math.floor(received / 2)]));
+    case 4:
+      return encodeInput(Buffer.alloc(0));
+    default:
+      return encodeInput(Buffer.from(r.printable(1 + r.int(8))));
+  }
+}
+
+/** One shell, hundreds of odd frames it must survive, then a bad one (4003) or a clean close. */
+async function v1OddSession(url: string, r: Random): Promise<Outcome> {
+  const attempt = await signedIn(url, true);
+  let received = 0;
+  attempt.socket.on('message', (data: Buffer) => {
+    if (data[0] === ServerType.OUTPUT) received += data.length - 1;
+  });
+  const count = 100 + r.int(200);
+  let sent = 0;
+  while (sent < count && attempt.socket.readyState === attempt.socket.OPEN) {
+    attempt.socket.send(v1OddFrame(r, received));
+    sent += 1;
+  }
+  let fatal = false;
+  if (r.int(2) === 0) {
+    let frame = v1RunningFrame(r, received);
+    while (!frame.fatal) frame = v1RunningFrame(r, received);
+    attempt.socket.send(frame.data);
+    sent += 1;
+    fatal = true;
+  } else {
+    attempt.socket.close(1000);
+  }
+  return ending(attempt, sent, fatal ? [4003] : [1000]);
+}
+
 const LEGACY_RESIZES = [
   '\u001b[8;0;0t',
   '\u001b[8;99999;99999t',
@@ -736,6 +789,8 @@ function attemptFor(kind: Kind, server: TestServer, r: Random): Promise<Outcome>
       return framesDuringAuth(server.wsUrl, r);
     case 'v1-after-auth':
       return v1AfterAuth(server.wsUrl, r);
+    case 'v1-odd-session':
+      return v1OddSession(server.wsUrl, r);
     case 'legacy-after-auth':
       return legacyAfterAuth(server.wsUrl, r);
     case 'resume-odd':

@@ -28,7 +28,7 @@ import {
   type WebSocketHandlerOptions,
 } from './handler-options.js';
 import { createLogger, logDebugMin, type Logger, type LogLevel } from '../logger.js';
-import { spawnShell } from '../process/pty-process.js';
+import { ResourceLimitError, spawnShell } from '../process/pty-process.js';
 import { enqueueSpawn } from '../process/spawn-queue.js';
 import { AsciicastRecorder } from '../session/recorder.js';
 import { ShellSession, type JoinFrom } from '../session/session.js';
@@ -729,6 +729,8 @@ export class WebSocketHandler {
         rows,
         env: this._shellEnv,
         ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+        signal: options.shutdownSignal,
+        log: this._log,
       });
       session = new ShellSession(
         shell,
@@ -738,7 +740,12 @@ export class WebSocketHandler {
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      this._log.error({ err: message, command: options.userShellCommand }, 'unable to start shell');
+      // Out of descriptors or ptys is the operator's to fix (a warning); anything else an error.
+      const level = error instanceof ResourceLimitError ? 'warn' : 'error';
+      this._log[level](
+        { err: message, command: options.userShellCommand },
+        'unable to start shell',
+      );
       options.metrics?.spawnFailed();
       // The client is authenticated: telling it why helps it fix the server's command.
       this._stop(`unable to start shell: ${message}`, 'XJS_ERR_SPAWN_FAILED', undefined, message);
@@ -779,11 +786,13 @@ export class WebSocketHandler {
         input: this._options.recordInput,
         env: { TERM: this._shellEnv.TERM ?? '', SHELL: this._options.userShellCommand[0] ?? '' },
         log: this._log,
+        onFailure: () => this._options.metrics?.recordingFailed?.(),
       });
       session.addObserver(recorder);
       logDebugMin(this._log, { path: recorder.path }, 'recording the session');
     } catch (error) {
       this._log.error({ err: (error as Error).message }, 'cannot record the session');
+      this._options.metrics?.recordingFailed?.();
     }
   }
 
@@ -1063,6 +1072,10 @@ export class WebSocketHandler {
         text = message;
       }
       this._ws.close(code, closeReason(text));
+    }
+    // Also when ws began the close itself (a frame it refused): the peer may never answer, and
+    // ws's own timer would hold the socket for 30 s.
+    if (this._ws.readyState === WebSocket.CLOSING) {
       this._closeTimer = setTimeout(this._closeTimerOnExpire, CLOSE_HANDSHAKE_TIMEOUT_MS);
     }
     this._resolveStopped();
