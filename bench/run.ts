@@ -5,10 +5,12 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { bulk } from './cases/bulk.js';
 import { concurrency } from './cases/concurrency.js';
 import { connect } from './cases/connect.js';
 import { ctrlC } from './cases/ctrl-c.js';
 import { echo } from './cases/echo.js';
+import { fanout } from './cases/fanout.js';
 import { memory } from './cases/memory.js';
 import { page } from './cases/page.js';
 import { resume } from './cases/resume.js';
@@ -27,6 +29,8 @@ const CASES: readonly BenchCase[] = [
   concurrency,
   resume,
   page,
+  fanout,
+  bulk,
 ];
 
 const USAGE = `usage: npm run bench -- [CASE...] [options]

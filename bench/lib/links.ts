@@ -208,6 +208,13 @@ export interface WsOptions {
   /** v1: acknowledge output as it arrives (a reading page). @default true */
   readonly ack?: boolean;
   readonly resume?: ResumeRequest;
+  /** v1: join this live session as one more viewer (hello `attach`), with `credential`. */
+  readonly attach?: string;
+  /**
+   * v1: ask for SESSION messages (hello `events`); a `skipped` one moves the offset on, as a
+   * page must, so that acknowledgements keep counting in the server's numbering.
+   */
+  readonly events?: boolean;
   /** Sent right after the hello (v1) or the credential (legacy), before any answer. */
   readonly earlyInput?: string;
 }
@@ -230,6 +237,10 @@ export class WsLink extends Link {
   offset = 0;
   /** v1 frames this client could not decode (and ignored). */
   unknownFrames = 0;
+  /** v1 with events: output bytes the server skipped for this viewer (gone from its replay). */
+  skippedBytes = 0;
+  /** v1 with events: `skipped` events whose `from` was not this client's offset. */
+  skipMismatches = 0;
   private _acked = 0;
   private _ackBytes = 65536;
   private _ack: boolean;
@@ -271,6 +282,8 @@ export class WsLink extends Link {
           rows: options.rows ?? 24,
           ...(options.credential !== undefined ? { credential: options.credential } : {}),
           ...(options.resume !== undefined ? { resume: options.resume } : {}),
+          ...(options.attach !== undefined ? { attach: options.attach } : {}),
+          ...(options.events !== undefined ? { events: options.events } : {}),
         }),
       );
     } else if (options.credential !== undefined) {
@@ -371,6 +384,15 @@ export class WsLink extends Link {
       }
       case 'error':
         this.errorCode = message.error.code;
+        return;
+      case 'session':
+        if (message.event.kind === 'skipped') {
+          if (message.event.from !== this.offset) {
+            this.skipMismatches += 1;
+          }
+          this.skippedBytes += message.event.to - message.event.from;
+          this.offset = message.event.to;
+        }
         return;
       default:
         return;

@@ -170,13 +170,18 @@ export class ServerProcess {
         this._child.once('exit', () => resolve());
       }
     });
+    let deadline: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         this._request('close'),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('close timed out')), 30_000)),
+        new Promise((_, reject) => {
+          deadline = setTimeout(() => reject(new Error('close timed out')), 30_000);
+        }),
       ]);
     } catch {
       this._child.kill('SIGKILL');
+    } finally {
+      clearTimeout(deadline); // else the bench lingers 30 s after its table
     }
     const timer = setTimeout(() => this._child.kill('SIGKILL'), 10_000);
     await exited;

@@ -276,6 +276,30 @@ describe('several pages on one shell', () => {
     await Promise.all([a.waitForClose(), stalled.waitForClose()]);
   });
 
+  it('keeps a page that hears no events going after it was skipped ahead', async () => {
+    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.ready();
+    // An older page: no events, so it is never told of the skip and counts its own offsets.
+    const old = new Page(
+      server.wsUrl,
+      { credential: TEST_TOKEN, attach: sessionId, events: false },
+      false,
+    );
+    await old.ready();
+    a.type('seq 1 500000; echo "first-$((7*7))"\r');
+    await a.waitForText(/first-49/, 30_000);
+    old.ack();
+    await old.waitForText(/first-49/);
+    assert.equal(old.events.length, 0);
+    for (let round = 0; round < 20; round++) old.ack(); // as a page acks, from its own count
+    a.type('seq 1 100000 | tail -1; echo "second-$((8*8))"\r');
+    // Before the fix its acknowledgements lagged by the skipped bytes and it stayed behind.
+    await old.waitForText(/100000\r\n.*second-64/s);
+    a.close();
+    old.close();
+    await Promise.all([a.waitForClose(), old.waitForClose()]);
+  });
+
   it('gives ten viewers the same bytes in order', async () => {
     const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
     const { sessionId } = await a.ready();

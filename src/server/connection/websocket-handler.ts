@@ -257,6 +257,7 @@ export class WebSocketHandler {
       get bufferedAmount() {
         return _ws.bufferedAmount;
       },
+      hearsEvents: () => this._wantsEvents,
       event: (event) => this._viewerOnEvent(event),
       fellBehind: () => this._viewerFellBehind(),
       exited: (status) => this._sessionOnExit(status),

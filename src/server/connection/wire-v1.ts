@@ -26,6 +26,12 @@ function binary(data: Uint8Array): OutgoingFrame {
   return { data, binary: true };
 }
 
+/**
+ * The frame of each output chunk, made once however many viewers send it: a session offers the
+ * same chunk object to all of them (fan-out), and framing copies it.
+ */
+const outputFrames = new WeakMap<Buffer, OutgoingFrame>();
+
 export class V1Wire implements Wire {
   readonly name = 'v1';
   readonly capabilities = { acknowledged: true, sessions: true };
@@ -56,7 +62,12 @@ export class V1Wire implements Wire {
   }
 
   output(chunk: Buffer): OutgoingFrame {
-    return binary(encodeOutput(chunk));
+    let frame = outputFrames.get(chunk);
+    if (frame === undefined) {
+      frame = binary(encodeOutput(chunk));
+      outputFrames.set(chunk, frame);
+    }
+    return frame;
   }
 
   flushOutput(): undefined {

@@ -14,6 +14,8 @@ export interface ViewerPort {
   output(chunk: Buffer): void;
   /** Bytes the socket still buffers, for flow control. */
   readonly bufferedAmount: number;
+  /** The page hears SESSION events (it is told of skipped output and moves its offset). */
+  hearsEvents(): boolean;
   /** A change the page should know of (size, skipped output, viewers). */
   event(event: SessionEvent): void;
   /** Too much output is in flight to it: it stops getting live output until it catches up. */
@@ -51,6 +53,11 @@ export class Viewer {
   cols: number;
   rows: number;
   private _flow: FlowControl;
+  /**
+   * Output skipped without the page being told (it does not hear events): its offsets, and so
+   * its acknowledgements, count that much less than ours.
+   */
+  private _skippedUntold = 0;
 
   constructor(
     readonly port: ViewerPort,
@@ -108,12 +115,16 @@ export class Viewer {
     const from = this.cursor;
     this.cursor = to;
     this._flow.skipped(to - from);
-    this.port.event({ kind: 'skipped', from, to });
+    if (this.port.hearsEvents()) {
+      this.port.event({ kind: 'skipped', from, to });
+    } else {
+      this._skippedUntold += to - from;
+    }
   }
 
   /** The page processed output up to `offset`; throws RangeError past what it was sent. */
   acknowledged(offset: number): FlowTransition {
-    return this._flow.acknowledged(offset);
+    return this._flow.acknowledged(offset + this._skippedUntold);
   }
 
   /** The socket sent some of its buffer. */
