@@ -12,6 +12,8 @@ import { sanitisePaste } from './paste-sanitise.js';
 export class TerminalClipboard {
   private _pendingCopy = false;
   private _pending: Promise<void> | undefined;
+  /** Called just before pasted text goes to the terminal (the user is typing, in effect). */
+  beforePaste: (() => void) | undefined;
 
   constructor(
     private readonly _term: Terminal,
@@ -67,6 +69,7 @@ export class TerminalClipboard {
       );
     }
     if (clean !== '') {
+      this.beforePaste?.();
       this._term.paste(clean);
     }
   }
@@ -120,4 +123,14 @@ export function canReadClipboard(): boolean {
 
 function errorName(error: unknown): string {
   return error instanceof Error ? error.name : String(error);
+}
+
+/** Copies `text` (a share link) to the clipboard; false when the browser refused. */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,7 @@
 /**
- * The page's side of the v1 protocol: one WebSocket, the hello with credential and size, output
- * handed to the terminal and acknowledged once the terminal has processed it.
+ * The page's side of the v1 protocol: one WebSocket, the hello with credential (or share link)
+ * and size, output handed to the terminal and acknowledged once the terminal has processed it,
+ * and the session's events (its size, output skipped, who watches).
  * @module
  */
 import { errorForCloseCode } from '../protocol/errors.js';
@@ -14,6 +15,7 @@ import {
   type ExitStatus,
   type ResumeRequest,
   type ServerHello,
+  type SessionEvent,
 } from '../protocol/v1.js';
 
 export interface ConnectionHandlers {
@@ -22,6 +24,11 @@ export interface ConnectionHandlers {
   /** Shell output; call `processed` once the terminal has taken it in. */
   output(data: Uint8Array, processed: () => void): void;
   exited(status: ExitStatus): void;
+  /**
+   * Something changed in the session (its size, who watches), or output was skipped: the
+   * offsets already follow a skip, the handler only tells the user.
+   */
+  event?(event: SessionEvent): void;
   /** The connection ended; `code` is the close code, `reason` a readable text. */
   closed(code: number, reason: string, authFailed: boolean): void;
 }
@@ -33,7 +40,14 @@ export interface ConnectionOptions {
   readonly rows: number;
   /** Continue this session from `offset` (the first output byte not received yet). */
   readonly resume?: ResumeRequest;
+  /** Join this live session as one more screen, from as far back as its replay reaches. */
+  readonly attach?: string;
+  /** A share link's secret, instead of the credential. */
+  readonly share?: string;
 }
+
+/** An empty write: its callback runs once the terminal has parsed everything before it. */
+const NOTHING = new Uint8Array(0);
 
 const encoder = new TextEncoder();
 
@@ -65,7 +79,10 @@ export class ShellConnection {
           cols: options.cols,
           rows: options.rows,
           ...(options.credential !== undefined ? { credential: options.credential } : {}),
+          ...(options.share !== undefined ? { share: options.share } : {}),
           ...(options.resume !== undefined ? { resume: options.resume } : {}),
+          ...(options.attach !== undefined ? { attach: options.attach } : {}),
+          events: true, // SESSION messages: size, skipped output, viewers
         }),
       );
     });
@@ -136,10 +153,15 @@ export class ShellConnection {
     this._handlers.closed(1006, reason, false);
   }
 
-  close(): void {
+  /**
+   * Closes the socket and hears no more of it. 1000 says the page is done with the shell (the
+   * server ends it when nobody else watches); 4000 that it may come back (the shell waits for the
+   * resume window).
+   */
+  close(code: 1000 | 4000 = 1000, reason = 'page closed'): void {
     this._stopWatchdog();
     this._abandoned = true;
-    this._socket.close(1000, 'page closed');
+    this._socket.close(code, reason);
   }
 
   private _send(frame: Uint8Array): void {
@@ -181,7 +203,29 @@ export class ShellConnection {
       case 'error':
         this._errorText = message.error.message;
         return;
+      case 'session':
+        if (message.event.kind === 'skipped') {
+          this._skipped(message.event.to);
+        }
+        this._handlers.event?.(message.event);
+        return;
     }
+  }
+
+  /**
+   * The page fell behind and the server skipped output up to `to`: the next byte has offset
+   * `to`. The received offset (where a resume continues) moves at once; the processed one (what
+   * the ACKs say) once the terminal has parsed what came before the gap.
+   */
+  private _skipped(to: number): void {
+    if (to <= this._received) {
+      return;
+    }
+    this._received = to;
+    this._handlers.output(NOTHING, () => {
+      this._processed = to;
+      this._outputProcessed(0);
+    });
   }
 
   /** Acknowledges in steps of ackBytes: the server resumes the shell as the page catches up. */

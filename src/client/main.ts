@@ -7,17 +7,22 @@
 import type { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { canReadClipboard, TerminalClipboard } from './clipboard.js';
+import { canReadClipboard, copyText, TerminalClipboard } from './clipboard.js';
 import { ContextMenu } from './context-menu.js';
-import { credentialFromFragment, socketUrl } from './credential.js';
+import { pageLink, parseFragment, socketUrl } from './credential.js';
+import { describeViewers } from './describe.js';
+import { Popup } from './dom.js';
 import { isTouchDevice, KeyBar } from './keybar.js';
 import { enableLinks, LinkTip } from './links.js';
 import { Notice } from './notice.js';
-import { PageSession } from './page-session.js';
+import { PageSession, type SessionView } from './page-session.js';
 import { muteRepliesWhileReplaying } from './replay-replies.js';
 import { openTabMemory } from './tab-memory.js';
 import { RendererSwitch } from './renderer.js';
 import { SearchBox } from './search.js';
+import { SessionApi } from './session-api.js';
+import { SessionsPanel } from './sessions-panel.js';
+import { SharePanel } from './share-panel.js';
 import { SettingsPanel } from './settings-panel.js';
 import {
   clampFontSize,
@@ -35,8 +40,17 @@ import { followVisualViewport, pinchToFontSize } from './viewport.js';
 declare global {
   interface Window {
     term: Terminal;
-    /** Output counters for automation and monitoring: bytes received and processed. */
-    xtermJsShell: { readonly received: number; readonly processed: number };
+    /**
+     * For automation and monitoring: output bytes received and processed; the shell on screen,
+     * this page's role on it and its viewer id.
+     */
+    xtermJsShell: {
+      readonly received: number;
+      readonly processed: number;
+      readonly sessionId: string | undefined;
+      readonly role: string | undefined;
+      readonly viewerId: string | undefined;
+    };
   }
 }
 
@@ -104,6 +118,8 @@ function start(): void {
   };
   const url = socketUrl(location.href);
   const memory = openTabMemory(url);
+  // The bar and the panels follow the page's place in its shell, once they are built.
+  let showView: (view: SessionView) => void = () => undefined;
   const session = new PageSession({
     url,
     shell,
@@ -113,6 +129,7 @@ function start(): void {
     announce: (message) => notice.show(message, 8000), // long enough to read a byte count
     started: () => (document.title = DEFAULT_TITLE),
     opened: () => loadExtras(),
+    changed: (view) => showView(view),
   });
   // A tab the browser freezes or caches lets go of its socket first; back (network, shown,
   // unfrozen, out of the back-forward cache), it resumes at once, and what is typed meanwhile
@@ -127,18 +144,32 @@ function start(): void {
       session.pageReturned();
     }
   });
-  muteRepliesWhileReplaying(term, () => session.replaying);
+  // Replayed queries were answered long ago; a screen that follows another leaves the answers
+  // to the one that drives.
+  muteRepliesWhileReplaying(term, () => session.replaying || session.othersAnswer);
 
   // Connect first: the WebSocket handshake and the server's start of the shell overlap the rest
   // of the page's setup below.
   shell.fit();
-  // The token leaves the address bar (history, screenshots, a shared screen) and stays with the
-  // tab, so a reload still works and resumes the same shell.
-  const fromFragment = credentialFromFragment(location.hash);
-  if (fromFragment !== undefined) {
+  // The token, a share link's secret and the shell named leave the address bar (history,
+  // screenshots, a shared screen) and stay with the tab, so a reload still works and comes back
+  // to the same shell.
+  const fragment = parseFragment(location.hash);
+  if (
+    fragment.token !== undefined ||
+    fragment.session !== undefined ||
+    fragment.share !== undefined
+  ) {
     history.replaceState(history.state, '', location.pathname + location.search);
   }
-  session.start(fromFragment ?? memory.credential);
+  const share =
+    fragment.share ??
+    (fragment.token === undefined && fragment.session === undefined ? memory.share : undefined);
+  session.start(
+    share !== undefined
+      ? { share }
+      : { credential: fragment.token ?? memory.credential, attach: fragment.session },
+  );
   window.xtermJsShell = {
     get received() {
       return session.receivedOffset;
@@ -146,8 +177,39 @@ function start(): void {
     get processed() {
       return session.processedOffset;
     },
+    get sessionId() {
+      return session.view.sessionId;
+    },
+    get role() {
+      return session.view.role;
+    },
+    get viewerId() {
+      return session.view.self;
+    },
   };
+  // What the user types, as opposed to the terminal's own reports (focus) or a script's
+  // `term.input`: only typing makes a screen that follows another's size take it over (see
+  // PageSession.sendInput).
+  let typedAt = Number.NEGATIVE_INFINITY;
+  const typing = (): void => {
+    typedAt = performance.now();
+  };
+  const typedRecently = (): boolean => performance.now() - typedAt < 1000;
+  for (const type of ['keydown', 'compositionend', 'input', 'paste']) {
+    element('terminal').addEventListener(type, typing, { capture: true });
+  }
+  element('terminal').addEventListener(
+    'keydown',
+    (event) => {
+      // A reader's terminal takes no input at all (disableStdin): say why nothing happens.
+      if (!event.ctrlKey && !event.metaKey && (event.key.length === 1 || event.key === 'Enter')) {
+        session.tellReadOnly();
+      }
+    },
+    { capture: true },
+  );
   const clipboard = new TerminalClipboard(term, notice);
+  clipboard.beforePaste = typing;
   clipboard.takeNativePaste(element('terminal')); // cleaned like our own pastes
   const search = new SearchBox(term, {
     form: element<HTMLFormElement>('search'),
@@ -157,8 +219,15 @@ function start(): void {
     next: element<HTMLButtonElement>('search-next'),
     close: element<HTMLButtonElement>('search-close'),
   });
-  const keybar = new KeyBar(element('keybar'), term, (data) => session.sendInput(data));
-  keybar.visible = keybarVisible(store.current.keybar);
+  const keybar = new KeyBar(element('keybar'), term, (data) => {
+    typing();
+    session.sendInput(data);
+  });
+  const showKeybar = (): void => {
+    // A reader has nothing to type with it.
+    keybar.visible = keybarVisible(store.current.keybar) && session.view.role !== 'reader';
+  };
+  showKeybar();
   new SettingsPanel(
     element<HTMLFormElement>('settings'),
     element<HTMLButtonElement>('settings-toggle'),
@@ -217,10 +286,11 @@ function start(): void {
   term.onData((data) => {
     const input = keybar.transform(data);
     const paste = clipboard.pending;
+    const typed = typedRecently();
     if (paste === undefined) {
-      session.sendInput(input);
+      session.sendInput(input, typed);
     } else {
-      void paste.then(() => session.sendInput(input)); // keeps the order: paste, then keys
+      void paste.then(() => session.sendInput(input, typed)); // keeps the order: paste, then keys
     }
   });
   term.onBinary((data) => session.sendBinary(data));
@@ -237,12 +307,108 @@ function start(): void {
       void renderer.use(settings.renderer);
     }
     if (changed.has('keybar')) {
-      keybar.visible = keybarVisible(settings.keybar);
+      showKeybar();
       shell.fit();
     }
   });
 
   new ResizeObserver(() => shell.fit()).observe(element('terminal'));
+
+  // Sessions, sharing, and the page's place in a shell with several screens.
+  const api = new SessionApi(location.href, () => session.credential);
+  const refocus = (): void => term.focus();
+  const sessionsPopup = new Popup(
+    element('sessions'),
+    element<HTMLButtonElement>('sessions-toggle'),
+    refocus,
+  );
+  new SessionsPanel(
+    {
+      popup: sessionsPopup,
+      list: element('sessions-list'),
+      message: element('sessions-message'),
+      refresh: element<HTMLButtonElement>('sessions-refresh'),
+    },
+    api,
+    {
+      current: () => session.view.sessionId,
+      attach: (sessionId) => session.attach(sessionId),
+      openInNewTab: (sessionId) => {
+        // The credential goes in the fragment, as in the printed URL: never sent anywhere, and
+        // the new tab takes it out of its address bar at once.
+        const params = new URLSearchParams();
+        if (session.credential !== undefined) {
+          params.set('token', session.credential);
+        }
+        params.set('session', sessionId);
+        window.open(pageLink(location.href, `#${params.toString()}`), '_blank', 'noopener');
+      },
+    },
+  );
+  const sharePopup = new Popup(
+    element('share'),
+    element<HTMLButtonElement>('share-toggle'),
+    refocus,
+  );
+  const sharePanel = new SharePanel(
+    {
+      popup: sharePopup,
+      form: element<HTMLFormElement>('share-form'),
+      result: element('share-result'),
+      link: element<HTMLInputElement>('share-link'),
+      copy: element<HTMLButtonElement>('share-copy'),
+      hint: element('share-hint'),
+      message: element('share-message'),
+      viewers: element('share-viewers'),
+      links: element('share-links'),
+    },
+    api,
+    () => location.href,
+    copyText,
+  );
+  // On a phone the bar has no room for Share: the Sessions panel offers it.
+  element('sessions-share').addEventListener('click', () => {
+    sessionsPopup.close();
+    sharePopup.open();
+  });
+  const roleBadge = element('role-badge');
+  const sizeBadge = element<HTMLButtonElement>('size-badge');
+  const viewersBadge = element('viewers-badge');
+  sizeBadge.addEventListener('mousedown', (event) => event.preventDefault()); // keep the focus
+  sizeBadge.addEventListener('click', () => session.takeSize());
+  showView = (view) => {
+    const reader = view.role === 'reader';
+    document.body.dataset.role = view.role ?? '';
+    roleBadge.hidden = !(reader || (view.viaShare && view.role === 'writer'));
+    roleBadge.textContent = reader ? 'read-only' : 'shared link';
+    roleBadge.title = reader
+      ? 'This page watches the shell: what you type is not sent'
+      : 'This page came through a share link that lets it type';
+    const held = view.held;
+    sizeBadge.hidden = held === undefined;
+    sizeBadge.textContent = held === undefined ? '' : `${held.cols}×${held.rows}`;
+    sizeBadge.disabled = reader;
+    sizeBadge.title = reader
+      ? 'The shell’s size, which the screen that types sets'
+      : 'Another screen set the shell’s size; click (or type) to fit it to this window';
+    const count = view.viewers.length;
+    viewersBadge.hidden = count <= 1;
+    viewersBadge.textContent = `${count} screens`;
+    viewersBadge.title = `Watching this shell: ${describeViewers(view.viewers)}`;
+    const shareHidden = view.viaShare || view.role !== 'owner' || view.sessionId === undefined;
+    element('share-toggle').hidden = shareHidden;
+    element('sessions-share').hidden = shareHidden;
+    if (shareHidden) {
+      sharePopup.close();
+    }
+    element('sessions-toggle').hidden = view.viaShare;
+    if (view.viaShare) {
+      sessionsPopup.close();
+    }
+    showKeybar();
+    sharePanel.update(view);
+  };
+  showView(session.view);
   followVisualViewport(root);
   pinchToFontSize(
     element('terminal'),

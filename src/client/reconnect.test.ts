@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isResumableClose, ReconnectSchedule } from './reconnect.js';
+import { isFinalClose, isResumableClose, ReconnectSchedule } from './reconnect.js';
 
 describe('ReconnectSchedule', () => {
   it('doubles from the base up to the cap without jitter at the middle', () => {
@@ -33,6 +33,18 @@ describe('isResumableClose', () => {
     }
     for (const code of [1000, 1001, 1009, 4001, 4002, 4003, 4005, 4006, 4007, 4008, 4009]) {
       assert.equal(isResumableClose(code), false, String(code));
+    }
+  });
+});
+
+describe('isFinalClose', () => {
+  it('never tries again after a take-over, a read-only refusal, a revoked link or an ended session', () => {
+    for (const code of [4008, 4013, 4014, 4015]) {
+      assert.equal(isFinalClose(code), true, String(code));
+      assert.equal(isResumableClose(code), false, String(code));
+    }
+    for (const code of [1000, 1006, 4001, 4007, 4010]) {
+      assert.equal(isFinalClose(code), false, String(code));
     }
   });
 });

@@ -19,6 +19,22 @@ export function isResumableClose(code: number): boolean {
   return RESUMABLE_CLOSE_CODES.has(code);
 }
 
+/**
+ * Close codes that end the page's hold on its shell for good, whatever it was doing (a first
+ * connection, a resume): trying again would be refused the same way, or would take the shell
+ * from the page that has it.
+ */
+const FINAL_CLOSE_CODES = new Set([
+  4008, // another window took this shell over
+  4013, // a read-only page sent input
+  4014, // the share link was revoked or expired, or the owner cut this page off
+  4015, // the session was ended (through the API)
+]);
+
+export function isFinalClose(code: number): boolean {
+  return FINAL_CLOSE_CODES.has(code);
+}
+
 export class ReconnectSchedule {
   private _attempt = 0;
 

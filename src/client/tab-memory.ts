@@ -1,13 +1,16 @@
 /**
- * What one browser tab remembers about its shell across a reload: the credential (taken out of
- * the address bar, where it would sit in history and screenshots) and the session to resume.
- * sessionStorage: per tab, gone when the tab closes, never sent anywhere.
+ * What one browser tab remembers about its shell across a reload: the credential or the share
+ * link's secret (taken out of the address bar, where they would sit in history and
+ * screenshots) and the session to come back to. sessionStorage: per tab, gone when the tab
+ * closes, never sent anywhere.
  * @module
  */
 
 export interface TabMemory {
   credential: string | undefined;
   sessionId: string | undefined;
+  /** The share link's secret of a page that came through one (it has no credential). */
+  share: string | undefined;
 }
 
 /** sessionStorage, or undefined where the browser denies it (a sandboxed frame). */
@@ -36,7 +39,14 @@ export function openTabMemory(key: string, storage: Storage | undefined = tabSto
   });
   const credential = field('credential');
   const sessionId = field('session');
+  const share = field('share');
   return {
+    get share() {
+      return share.get();
+    },
+    set share(value) {
+      share.set(value);
+    },
     get credential() {
       return credential.get();
     },

@@ -11,8 +11,20 @@ import { THEMES } from './themes.js';
 
 export interface ShellTerminal {
   readonly term: Terminal;
-  /** Fits the terminal to its container; returns true when the size changed. */
+  /**
+   * Fits the terminal to its container, or, while it is held at a size (`hold`), keeps that
+   * size; returns true when the size changed.
+   */
   fit(): boolean;
+  /**
+   * Holds the terminal at `cols` x `rows` whatever its container (another screen drives the
+   * shell's size: reflowing to this window would show the shell's output wrapped wrong).
+   */
+  hold(cols: number, rows: number): void;
+  /** Lets go of a held size: the terminal fits its container again (`fit`). */
+  release(): void;
+  /** The size held, if any. */
+  readonly held: { readonly cols: number; readonly rows: number } | undefined;
   /**
    * Writes shell output; `processed` runs when xterm.js has parsed it (the acknowledgement of
    * the v1 protocol hangs on it).
@@ -41,12 +53,29 @@ export function createTerminal(container: HTMLElement, settings: Settings): Shel
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = '11';
 
+  let held: { cols: number; rows: number } | undefined;
+  const fit = (): boolean => {
+    const before = `${term.cols}x${term.rows}`;
+    if (held === undefined) {
+      fitAddon.fit();
+    } else if (term.cols !== held.cols || term.rows !== held.rows) {
+      term.resize(held.cols, held.rows);
+    }
+    return `${term.cols}x${term.rows}` !== before;
+  };
   return {
     term,
-    fit(): boolean {
-      const before = `${term.cols}x${term.rows}`;
-      fitAddon.fit();
-      return `${term.cols}x${term.rows}` !== before;
+    fit,
+    hold(cols, rows): void {
+      held = { cols, rows };
+      fit();
+    },
+    release(): void {
+      held = undefined;
+      fit();
+    },
+    get held() {
+      return held;
     },
     write(data, processed): void {
       term.write(data, processed);
@@ -55,7 +84,7 @@ export function createTerminal(container: HTMLElement, settings: Settings): Shel
       term.options.theme = THEMES[next.theme];
       term.options.fontSize = clampFontSize(next.fontSize);
       term.options.screenReaderMode = next.screenReader;
-      fitAddon.fit();
+      fit();
     },
   };
 }

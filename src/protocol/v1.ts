@@ -40,6 +40,11 @@ export interface ResumeRequest {
   readonly sessionId: string;
   /** Offset of the first output byte the client has not processed yet. */
   readonly offset: number;
+  /**
+   * The viewer this page was (the `self` of its last viewers event): only that one is taken
+   * over. Without it, every page of the same credential with the owner role is.
+   */
+  readonly viewerId?: string;
 }
 
 export interface ClientHello {
@@ -282,7 +287,17 @@ function parseClientHello(payload: Uint8Array): ClientHello {
     if (!isOffset(resume.offset)) {
       throw new ProtocolError('hello.resume.offset must be a non-negative safe integer');
     }
-    hello.resume = { sessionId: resume.sessionId, offset: resume.offset };
+    if (
+      resume.viewerId !== undefined &&
+      (typeof resume.viewerId !== 'string' || !/^[0-9a-f]{12}$/.test(resume.viewerId))
+    ) {
+      throw new ProtocolError('hello.resume.viewerId must be 12 lowercase hex digits');
+    }
+    hello.resume = {
+      sessionId: resume.sessionId,
+      offset: resume.offset,
+      ...(resume.viewerId !== undefined ? { viewerId: resume.viewerId } : {}),
+    };
   }
   if (hello.resume !== undefined && hello.attach !== undefined) {
     throw new ProtocolError('hello.resume and hello.attach exclude each other');

@@ -26,8 +26,14 @@ import { waitFor } from './wait-for.js';
 declare global {
   interface Window {
     term: Terminal;
-    /** The page's output counters (src/client/main.ts). */
-    xtermJsShell: { readonly received: number; readonly processed: number };
+    /** The page's output counters and its place in its shell (src/client/main.ts). */
+    xtermJsShell: {
+      readonly received: number;
+      readonly processed: number;
+      readonly sessionId?: string | undefined;
+      readonly role?: string | undefined;
+      readonly viewerId?: string | undefined;
+    };
   }
 }
 
@@ -410,9 +416,15 @@ export interface BrowserSuite {
   readonly page: Page;
 }
 
-/** Starts Chromium and the CLI together, then a context (`options`: viewport…) and a page. */
-export async function openBrowserSuite(options: BrowserContextOptions): Promise<BrowserSuite> {
-  const [browser, cli] = await Promise.all([launchBrowser(), startCli()]);
+/**
+ * Starts Chromium and the CLI together (`cliArgs`: more flags for it), then a context
+ * (`options`: viewport…) and a page.
+ */
+export async function openBrowserSuite(
+  options: BrowserContextOptions,
+  cliArgs: readonly string[] = [],
+): Promise<BrowserSuite> {
+  const [browser, cli] = await Promise.all([launchBrowser(), startCli(cliArgs)]);
   const context = await browser.newContext(options);
   return { browser, cli, context, page: await context.newPage() };
 }

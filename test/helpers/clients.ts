@@ -15,6 +15,7 @@ import {
   type ErrorMessage,
   type ExitStatus,
   type ServerHello,
+  type SessionEvent,
 } from '../../src/protocol/v1.js';
 import { encodeLegacyResize } from '../../src/protocol/legacy.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
@@ -145,6 +146,12 @@ export interface V1ClientOptions {
   readonly cols?: number;
   readonly rows?: number;
   readonly resume?: ClientHello['resume'];
+  /** Join this live session as one more viewer (hello `attach`). */
+  readonly attach?: string;
+  /** A share link's secret, instead of the credential (hello `share`). */
+  readonly share?: string;
+  /** Ask for SESSION messages (hello `events`); they are kept in `events`. */
+  readonly events?: boolean;
   /** Acknowledge output as it arrives (a reading client); false: never acknowledge. @default true */
   readonly autoAck?: boolean;
 }
@@ -154,6 +161,8 @@ export class V1Client extends TestClient {
   hello: ServerHello | undefined;
   exit: ExitStatus | undefined;
   error: ErrorMessage | undefined;
+  /** Every SESSION message received, in order. */
+  readonly events: SessionEvent[] = [];
   private _ackedOffset = 0;
   private _receivedOffset = 0;
   autoAck: boolean;
@@ -170,9 +179,19 @@ export class V1Client extends TestClient {
           rows: options.rows ?? 24,
           ...(options.credential !== undefined ? { credential: options.credential } : {}),
           ...(options.resume !== undefined ? { resume: options.resume } : {}),
+          ...(options.attach !== undefined ? { attach: options.attach } : {}),
+          ...(options.share !== undefined ? { share: options.share } : {}),
+          ...(options.events !== undefined ? { events: options.events } : {}),
         }),
       );
     });
+  }
+
+  /** The SESSION messages of one kind received so far. */
+  eventsOf<K extends SessionEvent['kind']>(kind: K): Extract<SessionEvent, { kind: K }>[] {
+    return this.events.filter(
+      (event): event is Extract<SessionEvent, { kind: K }> => event.kind === kind,
+    );
   }
 
   /** Offset of the next output byte expected. */
@@ -234,6 +253,13 @@ export class V1Client extends TestClient {
         return;
       case 'error':
         this.error = message.error;
+        return;
+      case 'session':
+        this.events.push(message.event);
+        if (message.event.kind === 'skipped') {
+          // The next output byte has offset `to`: the output kept here has a gap.
+          this._receivedOffset = message.event.to;
+        }
         return;
     }
   }

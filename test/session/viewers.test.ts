@@ -174,6 +174,30 @@ describe('several pages on one shell', () => {
     await a.waitForClose();
   });
 
+  it('lets one of two screens resume after a drop without taking the other’s place', async () => {
+    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.ready();
+    const b = new Page(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId });
+    await b.ready();
+    const self = await waitFor(() => {
+      const last = b.events.filter((event) => event.kind === 'viewers').at(-1);
+      return last?.kind === 'viewers' ? last.self : undefined;
+    });
+    b.socket.terminate(); // its network died; the server may still hold its old socket
+    const back = new Page(server.wsUrl, {
+      credential: TEST_TOKEN,
+      resume: { sessionId, offset: b.offset, viewerId: self },
+    });
+    assert.equal((await back.ready()).resumed, true);
+    a.type('echo "both-$((9*9))"\r');
+    await back.waitForText(/both-81/);
+    await a.waitForText(/both-81/);
+    assert.equal(a.closed, undefined, 'the other screen stays');
+    a.close();
+    back.close();
+    await Promise.all([a.waitForClose(), back.waitForClose()]);
+  });
+
   it('refuses an attach to a session that does not exist', async () => {
     const page = new Page(server.wsUrl, { credential: TEST_TOKEN, attach: 'f'.repeat(32) });
     assert.equal((await page.waitForClose()).code, 4007);

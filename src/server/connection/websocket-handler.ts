@@ -828,8 +828,12 @@ export class WebSocketHandler {
       return;
     }
     if (resume !== undefined) {
+      // The same page back on a new socket: it takes the place of its old self, which the
+      // server may still hold (its network died); other screens of the credential stay.
       for (const viewer of session.viewers) {
-        if (viewer.owner === this._owner && viewer.role === 'owner') {
+        const same =
+          resume.viewerId !== undefined ? viewer.id === resume.viewerId : viewer.role === 'owner';
+        if (same && viewer.owner === this._owner) {
           viewer.port.removed('taken-over');
         }
       }

@@ -102,7 +102,9 @@ export class SessionStore extends EventEmitter {
 
   /** Every session kept, in the order they started. */
   list(): ShellSession[] {
-    return [...this._entries.values()].map((entry) => entry.session);
+    return [...this._entries.values()]
+      .filter((entry) => entry.ending === undefined)
+      .map((entry) => entry.session);
   }
 
   /** A live session by id, whoever owns it (a share link names it). */
