@@ -3,7 +3,13 @@
 # large Node.js server never forks. See docs/spawner.md for the protocol and the why.
 #
 #   stdin   S ID HEX(PTY) HEX(CWD) HEX(ARGV joined by NUL) HEX(ENV joined by NUL)
-#   stdout  P ID PID | E ID HEX(MESSAGE) | X PID CODE|- SIGNAL|-
+#   stdout  P ID PID START HELD | E ID HEX(MESSAGE) | X PID CODE|- SIGNAL|- HELD
+#
+# START is the shell's start time (clock ticks since boot, /proc/PID/stat field 22); HELD is
+# "AT FORKS LASTPID TASKS" (or "- - - -"): the uptime in ticks, /proc/stat's fork counter, and
+# /proc/loadavg's last pid and task count, read while the shell was our unreaped child, so while
+# its pid was certainly still its own. With them the server proves, when it ends a session, that
+# the numbers it signals were not handed to other processes since (docs/operations.md).
 #
 # Linux only: the ioctl and termios numbers below are Linux's.
 use strict;
@@ -32,7 +38,9 @@ POSIX::close($_) for @inherited;
 # first, or exit statuses would be lost.
 $SIG{$_} = 'IGNORE' for qw(INT TERM HUP QUIT PIPE);
 
-my %shells;    # pid => 1, for every shell started and not yet reaped
+my %shells;    # pid => start time, for every shell started and not yet reaped
+my %reaped;    # pid => uptime in ticks just before it was reaped, while hanging up
+my $hanging_up = 0;
 
 # SIGCHLD wakes the select loop through a pipe (no race between waitpid and select).
 pipe(my $wake_read, my $wake_write) or die "spawner: pipe: $!\n";
@@ -46,12 +54,46 @@ sub reply { syswrite(STDOUT, join(' ', @_) . "\n") }
 sub hex_of { unpack('H*', $_[0]) }
 sub of_hex { pack('H*', $_[0] // '') }
 
+sub first_line {
+  open(my $file, '<', $_[0]) or return '';
+  my $line = <$file> // '';
+  close $file;
+  return $line;
+}
+
+# A process's start time in clock ticks since boot, or '-'.
+sub start_time {
+  my $line = first_line("/proc/$_[0]/stat");
+  my @fields = split / /, substr($line, rindex($line, ')') + 2);
+  return defined $fields[19] && $fields[19] =~ /^\d+$/ ? $fields[19] : '-';
+}
+
+# The allocator's counters now: uptime in ticks, forks since boot, last pid, tasks.
+sub held_proof {
+  my ($seconds, $hundredths) = first_line('/proc/uptime') =~ /^(\d+)\.(\d\d)/;
+  my ($tasks, $last) = first_line('/proc/loadavg') =~ m{^\S+ \S+ \S+ \d+/(\d+) (\d+)};
+  my $forks;
+  if (open(my $stat, '<', '/proc/stat')) {
+    while (<$stat>) {
+      if (/^processes (\d+)$/) { $forks = $1; last; }
+    }
+    close $stat;
+  }
+  return ('-') x 4 unless defined $seconds && defined $tasks && defined $forks;
+  return ($seconds * 100 + $hundredths, $forks, $last, $tasks);
+}
+
 sub reap {
-  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+  for (;;) {
+    # Read before waitpid: until it returns, an exited shell is a zombie that keeps its pid.
+    my @held = %shells ? held_proof() : (('-') x 4);
+    my $pid = waitpid(-1, POSIX::WNOHANG());
+    last if $pid <= 0;
     my $status = $?;
-    next unless delete $shells{$pid};
+    next unless defined delete $shells{$pid};
+    $reaped{$pid} = $held[0] if $hanging_up;
     my $signal = $status & 127;
-    reply('X', $pid, $signal ? ('-', $signal) : ($status >> 8, '-'));
+    reply('X', $pid, ($signal ? ('-', $signal) : ($status >> 8, '-')), @held);
   }
 }
 
@@ -93,21 +135,28 @@ sub start {
   }
   become_shell($tty, of_hex($cwd), \@argv, \@env) if $pid == 0;
   close $tty;
-  $shells{$pid} = 1;
-  reply('P', $id, $pid);
+  # Not reaped before this reply (reap runs in the main loop): both are the shell's own.
+  my $start = start_time($pid);
+  $shells{$pid} = $start;
+  reply('P', $id, $pid, $start, held_proof());
 }
 
-# Every process in the given sessions (a shell's and its jobs'), from /proc.
+# Every process in the given sessions (a shell's and its jobs'), from /proc. Only processes
+# that certainly belong to the shell's session: while the shell is unreaped its pid (the
+# session's number) is its own; once reaped, a process that started before the reaping
+# inherited the number from the session. Later ones may be a new session that got the number.
 sub session_members {
   my %sessions = map { $_ => 1 } @_;
   my @members;
   opendir(my $proc, '/proc') or return ();
   for my $pid (grep { /^\d+$/ } readdir $proc) {
-    open(my $stat, '<', "/proc/$pid/stat") or next;
-    my $line = <$stat> // '';
-    close $stat;
-    my (undef, undef, undef, $session) = split / /, substr($line, rindex($line, ')') + 2);
-    push @members, $pid if defined $session && $sessions{$session};
+    my $line = first_line("/proc/$pid/stat");
+    my @fields = split / /, substr($line, rindex($line, ')') + 2);
+    my ($session, $start) = @fields[3, 19];
+    next unless defined $start && defined $session && $sessions{$session};
+    next unless exists $shells{$session}
+      || (defined $reaped{$session} && $reaped{$session} ne '-' && $start < $reaped{$session});
+    push @members, $pid;
   }
   closedir $proc;
   return @members;
@@ -115,6 +164,7 @@ sub session_members {
 
 # The server is gone (or done): hang up the shells still running, then kill their sessions.
 sub hang_up {
+  $hanging_up = 1;
   my @sessions = keys %shells;
   return unless @sessions;
   kill 'HUP', map { -$_ } @sessions;

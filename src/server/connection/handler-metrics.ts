@@ -13,4 +13,6 @@ export interface HandlerMetrics {
   authFailed(reason: AuthFailureReason): void;
   spawnFailed(): void;
   flowPaused(): void;
+  /** A session's recording failed (a full disk): counted once per session. */
+  recordingFailed?(): void;
 }

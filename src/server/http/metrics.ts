@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics (prom-client) for `/metrics`: connections, sessions, detached sessions,
  * auth failures by reason, bytes in and out, flow-control pauses, session durations, spawn
- * failures, plus the process's own metrics.
+ * failures, recording failures, plus the process's own metrics.
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -29,6 +29,7 @@ export class ServerMetrics implements HandlerMetrics {
   private readonly _refusals: Counter<'reason'>;
   private readonly _shares: Counter<'event'>;
   private readonly _spawnFailures: Counter;
+  private readonly _recordingFailures: Counter;
   private readonly _bytesIn: Counter;
   private readonly _bytesOut: Counter;
   private readonly _flowPauses: Counter;
@@ -106,6 +107,11 @@ export class ServerMetrics implements HandlerMetrics {
       help: 'Shells that could not be started',
       registers,
     });
+    this._recordingFailures = new Counter({
+      name: `${PREFIX}recording_failures_total`,
+      help: 'Session recordings (--record-dir) that stopped because a write failed, such as a full disk',
+      registers,
+    });
     this._bytesIn = new Counter({
       name: `${PREFIX}input_bytes_total`,
       help: 'Bytes typed or pasted into shells',
@@ -171,5 +177,9 @@ export class ServerMetrics implements HandlerMetrics {
 
   flowPaused(): void {
     this._flowPauses.inc();
+  }
+
+  recordingFailed(): void {
+    this._recordingFailures.inc();
   }
 }

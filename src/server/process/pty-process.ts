@@ -9,6 +9,8 @@ import {
   accessSync,
   closeSync,
   constants as fsConstants,
+  openSync,
+  readFileSync,
   readSync,
   statSync,
   writeSync,
@@ -18,8 +20,11 @@ import { delimiter, join } from 'node:path';
 import tty from 'node:tty';
 import * as nodePty from 'node-pty';
 import type { ExitStatus } from '../../protocol/v1.js';
+import type { Logger } from '../logger.js';
 import { toExitStatus } from './exit-status.js';
-import { shellSpawner, UNKNOWN_EXIT } from './shell-spawner.js';
+import { readPidClock, readProcess, type PidClock } from './process-table.js';
+import { shellSpawner, spawnerUnavailableReason, UNKNOWN_EXIT } from './shell-spawner.js';
+import type { ShellIdentity } from './terminate.js';
 
 export interface Disposable {
   dispose(): void;
@@ -32,9 +37,31 @@ export interface SpawnOptions {
   readonly cwd?: string;
   /** Fork the server with node-pty even where the spawner runs (tests of that path). */
   readonly forkServer?: boolean;
+  /**
+   * Aborted when the server shuts down: a start the spawner has not answered then gets only
+   * ABORTED_REPLY_TIMEOUT_MS more (a stopped spawner must not hold the shutdown).
+   */
+  readonly signal?: AbortSignal | undefined;
+  /** Where the spawner's failures, and once why it is not used, are logged. */
+  readonly log?: Logger | undefined;
 }
 
-export interface ShellProcess {
+/**
+ * A start refused because the server or the system ran out of something a shell needs (file
+ * descriptors, pseudo-terminals): an operator's matter, logged as a warning, not a bug.
+ */
+export class ResourceLimitError extends Error {
+  constructor(
+    message: string,
+    /** `EMFILE`: this process's descriptors; `ENFILE`: the system's; `PTY`: kernel.pty.max. */
+    readonly code: 'EMFILE' | 'ENFILE' | 'PTY',
+  ) {
+    super(message);
+    this.name = 'ResourceLimitError';
+  }
+}
+
+export interface ShellProcess extends ShellIdentity {
   readonly pid: number;
   readonly command: readonly string[];
   /** The exit status once the shell has exited and all of its output was delivered. */
@@ -77,6 +104,10 @@ interface PtyStream {
 /** A pty with a shell on it, as this module drives it, whoever forked the shell. */
 interface Pty {
   readonly pid: number;
+  /** The shell's start time (clock ticks since boot); undefined when unknown. */
+  readonly startTime: number | undefined;
+  /** The pid allocator's counters while the shell's pid was certainly its own (terminate.ts). */
+  readonly heldProof: PidClock | undefined;
   /** The master descriptor, or undefined when it cannot be reached (an unknown node-pty). */
   readonly fd: number | undefined;
   readonly stream: PtyStream | undefined;
@@ -90,6 +121,7 @@ interface Pty {
 
 class PtyShellProcess implements ShellProcess {
   readonly pid: number;
+  readonly startTime: number | undefined;
   private _exitStatus: ExitStatus | undefined;
   private _paused = false;
   /** Input not yet taken by the pty, oldest first; the first may be partly written. */
@@ -102,6 +134,7 @@ class PtyShellProcess implements ShellProcess {
     private readonly _pty: Pty,
   ) {
     this.pid = _pty.pid;
+    this.startTime = _pty.startTime;
     _pty.onExit((status) => {
       this._exitStatus = status;
     });
@@ -148,6 +181,10 @@ class PtyShellProcess implements ShellProcess {
 
   get exitStatus(): ExitStatus | undefined {
     return this._exitStatus;
+  }
+
+  get heldProof(): PidClock | undefined {
+    return this._pty.heldProof;
   }
 
   /**
@@ -323,17 +360,34 @@ function nodePtyShell(
   options: SpawnOptions,
   cwd: string,
 ): Pty {
-  const pty = nodePty.spawn(file, [...args], {
-    name: options.env.TERM ?? 'xterm-256color',
-    cols: options.cols,
-    rows: options.rows,
-    cwd,
-    env: options.env,
-    encoding: null,
-  });
+  let pty: nodePty.IPty;
+  try {
+    pty = nodePty.spawn(file, [...args], {
+      name: options.env.TERM ?? 'xterm-256color',
+      cols: options.cols,
+      rows: options.rows,
+      cwd,
+      env: options.env,
+      encoding: null,
+    });
+  } catch (error) {
+    throw diagnoseOpenFailure(error, 'cannot start the shell'); // `forkpty(3) failed.`
+  }
   const internals = pty as unknown as NodePtyInternals;
+  // The server's own child, which node-pty reaps only after it exits: read at once, this is it.
+  const startTime = readProcessQuietly(pty.pid)?.startTime;
+  let heldProof = startTime === undefined ? undefined : readPidClockQuietly();
+  // node-pty reports the exit once it has reaped the shell: read as soon as it says so (a jobs'
+  // session still holds the number; the milliseconds since the reaping are this path's residue).
+  pty.onExit(() => {
+    if (heldProof !== undefined) heldProof = readPidClockQuietly() ?? heldProof;
+  });
   return {
     pid: pty.pid,
+    startTime,
+    get heldProof() {
+      return heldProof;
+    },
     fd: internals._fd,
     stream: internals._socket,
     // With `encoding: null` node-pty hands out Buffers; its typings only say string.
@@ -373,6 +427,8 @@ const EXIT_DRAIN_MS = 200;
  */
 class SpawnedPty implements Pty {
   pid = -1;
+  startTime: number | undefined;
+  heldProof: PidClock | undefined;
   readonly fd: number;
   readonly stream: tty.ReadStream;
   private _status: ExitStatus | undefined;
@@ -394,9 +450,10 @@ class SpawnedPty implements Pty {
     });
   }
 
-  /** The spawner's report; called once. */
-  exited(status: ExitStatus): void {
+  /** The spawner's report, with its counters read just before it reaped the shell; once. */
+  exited(status: ExitStatus, held: PidClock | undefined): void {
     this._status = status;
+    this.heldProof = held ?? this.heldProof;
     // A status lost with the spawner comes while the shell may still run: wait for its end.
     if (!this._ended && status !== UNKNOWN_EXIT) {
       setTimeout(() => this.stream.destroy(), EXIT_DRAIN_MS);
@@ -445,12 +502,19 @@ async function spawnedShell(
   cwd: string,
 ): Promise<Pty> {
   const native = loadNativePty();
-  const { master, slave, pty: tty } = native.open(options.cols, options.rows);
+  const { master, slave, pty: tty } = openPty(native, options.cols, options.rows);
   const pty = new SpawnedPty(master, native);
   // As node-pty does: the shell learns its directory and terminal type from these.
   const env = { ...options.env, PWD: cwd, TERM: options.env.TERM ?? 'xterm-256color' };
   try {
-    pty.pid = await spawner.spawn({ tty, cwd, argv: command, env }, (status) => pty.exited(status));
+    const started = await spawner.spawn(
+      { tty, cwd, argv: command, env },
+      (status, held) => pty.exited(status, held),
+      { signal: options.signal, log: options.log },
+    );
+    pty.pid = started.pid;
+    pty.startTime = started.startTime;
+    pty.heldProof = started.held;
   } catch (error) {
     pty.stream.destroy();
     throw error;
@@ -459,6 +523,144 @@ async function spawnedShell(
     closeSync(slave);
   }
   return pty;
+}
+
+/** What a new shell needs: the pty's master and slave. */
+const PTY_DESCRIPTORS = 2;
+/**
+ * Descriptors kept free after a shell starts: so that the next client can still be accepted
+ * and told why it gets no shell, a recording file opened, the spawner restarted (2 pipes, plus
+ * 2 while it starts) and /proc scanned by termination (a directory and a file at a time). A
+ * server that let shells take its last descriptors refused the next clients in silence (libuv
+ * accepts and closes them) and scanned /proc blind.
+ */
+export const DESCRIPTOR_HEADROOM = 8;
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException).code;
+}
+
+/** This process's soft limit on descriptors, from /proc/self/limits (undefined elsewhere). */
+function descriptorLimit(): string | undefined {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'latin1');
+    return /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function outOfDescriptors(code: 'EMFILE' | 'ENFILE'): ResourceLimitError {
+  if (code === 'ENFILE') {
+    return new ResourceLimitError(
+      'the system is out of file descriptors (fs.file-max); try again later',
+      'ENFILE',
+    );
+  }
+  const limit = descriptorLimit();
+  // Short: it ends the close reason too, which holds 123 bytes.
+  return new ResourceLimitError(
+    `out of file descriptors (limit ${limit ?? 'unknown'}); raise ulimit -n or LimitNOFILE=`,
+    'EMFILE',
+  );
+}
+
+/**
+ * Refuses a start unless a pty and the headroom can still be opened: probes that many
+ * descriptors (microseconds) rather than counting /proc/self/fd (milliseconds at thousands).
+ */
+function checkDescriptors(): void {
+  const probes: number[] = [];
+  let refused: 'EMFILE' | 'ENFILE' | undefined;
+  try {
+    while (probes.length < PTY_DESCRIPTORS + DESCRIPTOR_HEADROOM) {
+      probes.push(openSync('/dev/null', 'r'));
+    }
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'EMFILE' || code === 'ENFILE') refused = code;
+    // Anything else (no /dev/null in a chroot): no verdict, the open itself will tell.
+  } finally {
+    for (const fd of probes) closeSync(fd);
+  }
+  if (refused !== undefined) {
+    throw outOfDescriptors(refused);
+  }
+}
+
+/** /proc/sys/kernel/pty/nr and max: whether the system's pool of ptys is used up. */
+function ptyPoolExhausted(): string | undefined {
+  try {
+    const used = Number(readFileSync('/proc/sys/kernel/pty/nr', 'latin1'));
+    const max = Number(readFileSync('/proc/sys/kernel/pty/max', 'latin1'));
+    return used >= max ? `${max}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** node-pty's open, whose error says only `openpty(3) failed.`: the reason found, if any. */
+function openPty(
+  native: NativePty,
+  cols: number,
+  rows: number,
+): { master: number; slave: number; pty: string } {
+  try {
+    return native.open(cols, rows);
+  } catch (error) {
+    throw diagnoseOpenFailure(error, 'cannot open a pseudo-terminal');
+  }
+}
+
+function diagnoseOpenFailure(error: unknown, what: string): Error {
+  try {
+    checkDescriptors();
+  } catch (limit) {
+    return limit as Error;
+  }
+  const max = ptyPoolExhausted();
+  if (max !== undefined) {
+    return new ResourceLimitError(
+      `no pseudo-terminal left: the system's ${max} are in use (kernel.pty.max)`,
+      'PTY',
+    );
+  }
+  return new Error(`${what}: ${(error as Error).message}`);
+}
+
+function readProcessQuietly(pid: number): ReturnType<typeof readProcess> {
+  try {
+    return readProcess(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+function readPidClockQuietly(): PidClock | undefined {
+  try {
+    return readPidClock();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why node-pty forks here, logged once per process (a spawner that broke: once more). */
+let loggedFallback: string | undefined;
+
+function logFallback(log: Logger | undefined, reason: string): void {
+  if (log === undefined || loggedFallback === reason) {
+    return;
+  }
+  loggedFallback = reason;
+  const fields = { reason, platform: process.platform };
+  const message =
+    'shells are forked by node-pty, not by the spawner: ' +
+    `${reason} (the server forks itself for each shell; see docs/spawner.md)`;
+  if (process.platform === 'linux') {
+    log.warn(fields, message);
+  } else {
+    log.info(fields, message);
+  }
 }
 
 /** Starts `command` on a new pty, as the leader of a new session. Rejects when it cannot. */
@@ -473,9 +675,14 @@ export async function spawnShell(
   const cwd = options.cwd ?? (isDirectory(options.env.HOME ?? '') ? options.env.HOME : undefined);
   const workingDirectory = cwd ?? process.cwd();
   checkSpawnable(file, options.env.PATH, workingDirectory);
+  checkDescriptors();
+  const spawner = options.forkServer === true ? undefined : shellSpawner;
+  if (options.forkServer !== true && (spawner === undefined || spawner.broken !== undefined)) {
+    logFallback(options.log, spawner?.broken ?? spawnerUnavailableReason ?? 'unknown');
+  }
   const pty =
-    shellSpawner !== undefined && !shellSpawner.broken && options.forkServer !== true
-      ? await spawnedShell(shellSpawner, command, options, workingDirectory)
+    spawner !== undefined && spawner.broken === undefined
+      ? await spawnedShell(spawner, command, options, workingDirectory)
       : nodePtyShell(file, args, options, workingDirectory);
   return new PtyShellProcess(command, pty);
 }

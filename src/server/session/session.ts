@@ -192,7 +192,7 @@ export class ShellSession {
    * calls get the same outcome.
    */
   terminate(options: TerminateOptions): Promise<TerminateOutcome> {
-    this._terminating ??= terminateSession(this.shell.pid, options).finally(() => {
+    this._terminating ??= terminateSession(this.shell, options).finally(() => {
       this.shell.close();
       for (const subscription of this._subscriptions) {
         subscription.dispose();
