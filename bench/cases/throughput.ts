@@ -3,10 +3,7 @@
 // (66.7 MB, no newline: the pty changes nothing), framed by markers; read raw through node-pty
 // in this process (the baseline) and through the server (legacy, v1). Then the same file through
 // `bash -c 'cat FILE'`, where the shell exits right after: are the last bytes delivered?
-import { createCipheriv, createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import {
   cpuMs,
   roundsFor,
@@ -17,6 +14,7 @@ import {
 import { FramedPayload } from '../lib/framed.js';
 import { RawLink, WsLink, type Link } from '../lib/links.js';
 import type { Row } from '../lib/report.js';
+import { base64RandomFile, type PayloadFile } from '../lib/payload.js';
 import { ServerProcess, type Build } from '../lib/server-process.js';
 import { fixed, interleave, median, range } from '../lib/stats.js';
 
@@ -26,25 +24,9 @@ const QUICK_RANDOM_BYTES = 10_000_000;
 const BEGIN = '-xjs-begin-\r\n';
 const END = '\r\n-xjs-end-';
 
-/** Deterministic "random" bytes (AES-256-CTR over zeros, fixed key) as one base64 line. */
-async function inputFile(
-  context: BenchContext,
-): Promise<{ path: string; size: number; sha256: string }> {
-  const count = context.quick ? QUICK_RANDOM_BYTES : RANDOM_BYTES;
-  const dir = join(context.dataDir, 'data');
-  const path = join(dir, `random-${count}.b64`);
-  const size = Math.ceil(count / 3) * 4;
-  if (!existsSync(path) || statSync(path).size !== size) {
-    await mkdir(dir, { recursive: true });
-    const cipher = createCipheriv('aes-256-ctr', Buffer.alloc(32, 7), Buffer.alloc(16, 0));
-    const bytes = Buffer.concat([cipher.update(Buffer.alloc(count)), cipher.final()]);
-    await writeFile(`${path}.tmp`, bytes.toString('base64'));
-    await rename(`${path}.tmp`, path);
-  }
-  const sha256 = createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-  return { path, size, sha256 };
+/** Deterministic "random" bytes as one base64 line (bench/lib/payload.ts). */
+function inputFile(context: BenchContext): Promise<PayloadFile> {
+  return base64RandomFile(context.dataDir, context.quick ? QUICK_RANDOM_BYTES : RANDOM_BYTES);
 }
 
 interface Sample {

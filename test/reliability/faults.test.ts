@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { spawn as spawnPty } from 'node-pty';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -34,6 +33,7 @@ import {
 } from '../helpers/processes.js';
 import { startServer, TEST_TOKEN, type LogLine, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { asciinemaCat } from '../helpers/asciinema.js';
 
 const BASH = [...TEST_SHELL];
 
@@ -95,27 +95,6 @@ function capturingLogger(): { log: Logger; lines: LogLine[] } {
     },
   });
   return { log: createLogger({ level: 'debug', destination }), lines };
-}
-
-/**
- * `asciinema cat FILE` on a pty (it insists on a terminal), output processing off so the pty
- * adds no carriage returns of its own: what it plays.
- */
-function asciinemaCat(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const pty = spawnPty('/bin/sh', ['-c', 'stty -opost -echo && exec asciinema cat "$0"', file], {
-      cols: 200,
-      rows: 50,
-      encoding: null,
-    });
-    const chunks: Buffer[] = [];
-    pty.onData((data) => chunks.push(data as unknown as Buffer));
-    pty.onExit(({ exitCode }) => {
-      const output = Buffer.concat(chunks).toString('utf8');
-      if (exitCode === 0) resolve(output);
-      else reject(new Error(`asciinema cat exited ${exitCode}: ${output.slice(0, 300)}`));
-    });
-  });
 }
 
 function killIfRunning(pid: number | undefined): void {

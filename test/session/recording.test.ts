@@ -1,6 +1,5 @@
 // Recording: each session becomes an asciicast v2 file that asciinema itself plays back.
 import assert from 'node:assert/strict';
-import { spawn as spawnPty } from 'node-pty';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,29 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { V1Client } from '../helpers/clients.js';
 import { startServer, TEST_TOKEN } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { asciinemaCat } from '../helpers/asciinema.js';
 
 const SHELL = ['/bin/bash', '--norc', '--noprofile'];
-
-/**
- * `asciinema cat` insists on a terminal (it opens /dev/tty), so it runs on a pty here, with
- * output processing off (-opost) so the pty adds no carriage returns of its own.
- */
-function asciinemaCat(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const pty = spawnPty('/bin/sh', ['-c', 'stty -opost -echo && exec asciinema cat "$0"', file], {
-      cols: 200,
-      rows: 50,
-      encoding: null,
-    });
-    const chunks: Buffer[] = [];
-    pty.onData((data) => chunks.push(data as unknown as Buffer));
-    pty.onExit(({ exitCode }) => {
-      const output = Buffer.concat(chunks).toString('utf8');
-      if (exitCode === 0) resolve(output);
-      else reject(new Error(`asciinema cat exited ${exitCode}: ${output}`));
-    });
-  });
-}
 
 describe('session recording', () => {
   let dir: string;

@@ -3,107 +3,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket } from 'ws';
-import {
-  SUBPROTOCOL_V1,
-  decodeServerMessage,
-  encodeAck,
-  encodeClientHello,
-  encodeInput,
-  encodeResize,
-  type ClientHello,
-  type ServerHello,
-  type SessionEvent,
-} from '../../src/protocol/v1.js';
+import { V1Client, type V1ClientOptions } from '../helpers/clients.js';
 import { descendants } from '../helpers/processes.js';
 import { startServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SHELL = ['/bin/bash', '--norc', '--noprofile'];
 
-/** A page as the protocol sees it: any hello, output counted by offset, events kept. */
-class Page {
-  readonly socket: WebSocket;
-  hello: ServerHello | undefined;
-  readonly events: SessionEvent[] = [];
-  readonly chunks: Buffer[] = [];
-  closed: { code: number; reason: string } | undefined;
-  /** Offset of the next output byte. */
-  offset = 0;
-  private _acked = 0;
-
-  constructor(
-    url: string,
-    hello: Omit<ClientHello, 'cols' | 'rows'> & { cols?: number; rows?: number },
-    private readonly _autoAck = true,
-  ) {
-    this.socket = new WebSocket(url, [SUBPROTOCOL_V1]);
-    this.socket.binaryType = 'nodebuffer';
-    this.socket.on('open', () =>
-      this.socket.send(encodeClientHello({ cols: 80, rows: 24, events: true, ...hello })),
-    );
-    this.socket.on('message', (data: Buffer) => this._onFrame(data));
-    this.socket.on('error', () => undefined);
-    this.socket.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
-  }
-
-  get text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-
-  async ready(): Promise<ServerHello> {
-    await waitFor(() => this.hello !== undefined || this.closed !== undefined, {
-      message: 'the server hello',
-    });
-    if (this.hello === undefined) {
-      throw new Error(`closed with ${this.closed?.code} (${this.closed?.reason}) before hello`);
-    }
-    return this.hello;
-  }
-
-  async waitForText(pattern: RegExp, timeout = 10_000): Promise<void> {
-    await waitFor(() => pattern.test(this.text), {
-      timeout,
-      message: `output matching ${pattern} (have …${JSON.stringify(this.text.slice(-200))})`,
-    });
-  }
-
-  async waitForClose(): Promise<{ code: number; reason: string }> {
-    return waitFor(() => this.closed, { message: 'the close' });
-  }
-
-  type(text: string): void {
-    this.socket.send(encodeInput(Buffer.from(text)));
-  }
-
-  resize(cols: number, rows: number): void {
-    this.socket.send(encodeResize(cols, rows));
-  }
-
-  ack(): void {
-    this._acked = this.offset;
-    this.socket.send(encodeAck(this.offset));
-  }
-
-  close(): void {
-    this.socket.close(1000);
-  }
-
-  private _onFrame(data: Buffer): void {
-    const message = decodeServerMessage(data);
-    if (message.type === 'hello') {
-      this.hello = message.hello;
-      this.offset = message.hello.offset;
-      this._acked = this.offset;
-    } else if (message.type === 'output') {
-      this.chunks.push(Buffer.from(message.data));
-      this.offset += message.data.length;
-      if (this._autoAck && this.offset - this._acked >= 32_768) this.ack();
-    } else if (message.type === 'session') {
-      this.events.push(message.event);
-      if (message.event.kind === 'skipped') this.offset = message.event.to;
-    }
-  }
+/** A page: V1Client with SESSION events on, as our page asks for them. */
+function openPage(url: string, options: V1ClientOptions, autoAck = true): V1Client {
+  return new V1Client(url, { events: true, autoAck, ...options });
 }
 
 async function api(
@@ -147,96 +56,96 @@ describe('several pages on one shell', () => {
   });
 
   it('attaches a second page that sees output live, can type, and leaves the first alone', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const hello = await a.ready();
-    a.type('echo "pid=$$."\r');
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const hello = await a.waitForHello();
+    a.sendInput('echo "pid=$$."\r');
     await a.waitForText(/pid=(\d+)\./);
-    const b = new Page(server.wsUrl, { credential: TEST_TOKEN, attach: hello.sessionId });
-    const joined = await b.ready();
+    const b = openPage(server.wsUrl, { credential: TEST_TOKEN, attach: hello.sessionId });
+    const joined = await b.waitForHello();
     assert.equal(joined.sessionId, hello.sessionId);
     assert.equal(joined.role, 'owner');
     await b.waitForText(/pid=\d+\./); // the replay: what was on screen before it joined
-    a.type('echo "from-a-$((6*7))"\r');
+    a.sendInput('echo "from-a-$((6*7))"\r');
     await b.waitForText(/from-a-42/);
-    b.type('echo "from-b-$$"\r');
-    const pid = /pid=(\d+)\./.exec(a.text)?.[1];
+    b.sendInput('echo "from-b-$$"\r');
+    const pid = /pid=(\d+)\./.exec(a.text())?.[1];
     await a.waitForText(new RegExp(`from-b-${pid}`));
     const viewers = b.events.filter((event) => event.kind === 'viewers').at(-1);
     assert.equal(viewers?.kind === 'viewers' ? viewers.viewers.length : 0, 2);
     b.close();
-    assert.equal((await b.waitForClose()).code, 1000);
-    a.type('echo "still-$((1+1))"\r');
+    assert.equal((await b.closed).code, 1000);
+    a.sendInput('echo "still-$((1+1))"\r');
     await a.waitForText(/still-2/);
     assert.ok(
       server.logs.some((line) => line.msg === 'left the session; other pages still watch it'),
     );
     a.close();
-    await a.waitForClose();
+    await a.closed;
   });
 
   it('lets one of two screens resume after a drop without taking the other’s place', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
-    const b = new Page(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId });
-    await b.ready();
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
+    const b = openPage(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId });
+    await b.waitForHello();
     const self = await waitFor(() => {
       const last = b.events.filter((event) => event.kind === 'viewers').at(-1);
       return last?.kind === 'viewers' ? last.self : undefined;
     });
     b.socket.terminate(); // its network died; the server may still hold its old socket
-    const back = new Page(server.wsUrl, {
+    const back = openPage(server.wsUrl, {
       credential: TEST_TOKEN,
-      resume: { sessionId, offset: b.offset, viewerId: self },
+      resume: { sessionId, offset: b.receivedOffset, viewerId: self },
     });
-    assert.equal((await back.ready()).resumed, true);
-    a.type('echo "both-$((9*9))"\r');
+    assert.equal((await back.waitForHello()).resumed, true);
+    a.sendInput('echo "both-$((9*9))"\r');
     await back.waitForText(/both-81/);
     await a.waitForText(/both-81/);
-    assert.equal(a.closed, undefined, 'the other screen stays');
+    assert.equal(a.closeInfo, undefined, 'the other screen stays');
     a.close();
     back.close();
-    await Promise.all([a.waitForClose(), back.waitForClose()]);
+    await Promise.all([a.closed, back.closed]);
   });
 
   it('refuses an attach to a session that does not exist', async () => {
-    const page = new Page(server.wsUrl, { credential: TEST_TOKEN, attach: 'f'.repeat(32) });
-    assert.equal((await page.waitForClose()).code, 4007);
+    const unknown = openPage(server.wsUrl, { credential: TEST_TOKEN, attach: 'f'.repeat(32) });
+    assert.equal((await unknown.closed).code, 4007);
   });
 
   it('lets a read-only link watch, refuses its input and never applies its size', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
     const secret = await share(server, sessionId, 'reader');
     assert.match(secret, /^xjs-share-[A-Za-z0-9_-]{43}$/);
-    const reader = new Page(server.wsUrl, { share: secret, cols: 50, rows: 10 });
-    assert.equal((await reader.ready()).role, 'reader');
+    const reader = openPage(server.wsUrl, { share: secret, cols: 50, rows: 10 });
+    assert.equal((await reader.waitForHello()).role, 'reader');
     reader.resize(40, 12);
-    a.type('echo "size=$(stty size)"\r');
+    a.sendInput('echo "size=$(stty size)"\r');
     await reader.waitForText(/size=24 80/);
-    reader.type('echo never-typed\r');
-    const closed = await reader.waitForClose();
+    reader.sendInput('echo never-typed\r');
+    const closed = await reader.closed;
     assert.deepEqual(closed, { code: 4013, reason: 'This page may only watch the session' });
-    a.type('echo "alive-$((2+3))"\r');
+    a.sendInput('echo "alive-$((2+3))"\r');
     await a.waitForText(/alive-5/);
-    assert.doesNotMatch(a.text, /never-typed/);
+    assert.doesNotMatch(a.text(), /never-typed/);
     assert.ok(
       !server.logs.some((line) => JSON.stringify(line).includes(secret)),
       'no secret in logs',
     );
     a.close();
-    await a.waitForClose();
+    await a.closed;
   });
 
   it('cuts the pages of a revoked link at once and refuses the link afterwards', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
     const made = await api(server, 'POST', `sessions/${sessionId}/shares`, {
       body: { role: 'writer', expiresIn: 600 },
     });
     const secret = String(made.body.url).replace('./#share=', '');
-    const writer = new Page(server.wsUrl, { share: secret });
-    assert.equal((await writer.ready()).role, 'writer');
-    writer.type('echo "writer-$((3*3))"\r');
+    const writer = openPage(server.wsUrl, { share: secret });
+    assert.equal((await writer.waitForHello()).role, 'writer');
+    writer.sendInput('echo "writer-$((3*3))"\r');
     await a.waitForText(/writer-9/);
     const listed = await api(server, 'GET', `sessions/${sessionId}`);
     assert.equal((listed.body.shares as unknown[]).length, 1);
@@ -244,51 +153,51 @@ describe('several pages on one shell', () => {
       (await api(server, 'DELETE', `sessions/${sessionId}/shares/${String(made.body.id)}`)).status,
       204,
     );
-    assert.equal((await writer.waitForClose()).code, 4014);
-    const again = new Page(server.wsUrl, { share: secret });
-    assert.deepEqual(await again.waitForClose(), {
+    assert.equal((await writer.closed).code, 4014);
+    const again = openPage(server.wsUrl, { share: secret });
+    assert.deepEqual(await again.closed, {
       code: 4014,
       reason: 'The share link was revoked or expired',
     });
-    a.type('echo "owner-ok"\r');
+    a.sendInput('echo "owner-ok"\r');
     await a.waitForText(/owner-ok/);
     a.close();
-    await a.waitForClose();
+    await a.closed;
   });
 
   it('lets the writer who typed last drive the size', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
-    const b = new Page(server.wsUrl, {
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
+    const b = openPage(server.wsUrl, {
       credential: TEST_TOKEN,
       attach: sessionId,
       cols: 100,
       rows: 30,
     });
-    await b.ready();
-    a.type('echo "a=$(stty size)"\r');
+    await b.waitForHello();
+    a.sendInput('echo "a=$(stty size)"\r');
     await a.waitForText(/a=24 80/); // joining alone changes nothing
-    b.type('echo "b=$(stty size)"\r');
+    b.sendInput('echo "b=$(stty size)"\r');
     await b.waitForText(/b=30 100/);
     assert.ok(
       a.events.some((event) => event.kind === 'size' && event.cols === 100 && event.rows === 30),
     );
-    a.type('echo "back=$(stty size)"\r');
+    a.sendInput('echo "back=$(stty size)"\r');
     await a.waitForText(/back=24 80/);
     b.close();
     a.close();
-    await Promise.all([a.waitForClose(), b.waitForClose()]);
+    await Promise.all([a.closed, b.closed]);
   });
 
   it('does not let a stalled viewer hold the shell back; it catches up, told what it skipped', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
-    const stalled = new Page(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId }, false);
-    await stalled.ready();
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
+    const stalled = openPage(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId }, false);
+    await stalled.waitForHello();
     // About 3.4 MB, more than the replay buffer (256 KiB here) many times over.
-    a.type('seq 1 500000; echo "done-$((4*4))"\r');
-    await a.waitForText(/\n500000\r\n.*done-16/s, 30_000);
-    const received = stalled.offset - (stalled.hello?.offset ?? 0);
+    a.sendInput('seq 1 500000; echo "done-$((4*4))"\r');
+    await a.waitForText(/\n500000\r\n.*done-16/s, { timeout: 30_000 });
+    const received = stalled.receivedOffset - (stalled.hello?.offset ?? 0);
     assert.ok(received < 1024 * 1024, `the stalled viewer got ${received} bytes without acking`);
     stalled.ack(); // it wakes up: what it missed beyond the replay is skipped, the rest comes
     await waitFor(() => stalled.events.some((event) => event.kind === 'skipped'), {
@@ -297,48 +206,47 @@ describe('several pages on one shell', () => {
     await stalled.waitForText(/done-16/);
     a.close();
     stalled.close();
-    await Promise.all([a.waitForClose(), stalled.waitForClose()]);
+    await Promise.all([a.closed, stalled.closed]);
   });
 
   it('keeps a page that hears no events going after it was skipped ahead', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
     // An older page: no events, so it is never told of the skip and counts its own offsets.
-    const old = new Page(
+    const old = openPage(
       server.wsUrl,
       { credential: TEST_TOKEN, attach: sessionId, events: false },
       false,
     );
-    await old.ready();
-    a.type('seq 1 500000; echo "first-$((7*7))"\r');
-    await a.waitForText(/first-49/, 30_000);
+    await old.waitForHello();
+    a.sendInput('seq 1 500000; echo "first-$((7*7))"\r');
+    await a.waitForText(/first-49/, { timeout: 30_000 });
     old.ack();
     await old.waitForText(/first-49/);
     assert.equal(old.events.length, 0);
     for (let round = 0; round < 20; round++) old.ack(); // as a page acks, from its own count
-    a.type('seq 1 100000 | tail -1; echo "second-$((8*8))"\r');
+    a.sendInput('seq 1 100000 | tail -1; echo "second-$((8*8))"\r');
     // Before the fix its acknowledgements lagged by the skipped bytes and it stayed behind.
     await old.waitForText(/100000\r\n.*second-64/s);
     a.close();
     old.close();
-    await Promise.all([a.waitForClose(), old.waitForClose()]);
+    await Promise.all([a.closed, old.closed]);
   });
 
   it('gives ten viewers the same bytes in order', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
-    const viewers = Array.from(
-      { length: 10 },
-      () => new Page(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId }),
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
+    const viewers = Array.from({ length: 10 }, () =>
+      openPage(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId }),
     );
-    await Promise.all(viewers.map((viewer) => viewer.ready()));
-    const start = a.offset;
-    a.type('seq 1 200000 | md5sum; seq 1 200000; echo "end-$((5*5))"\r');
+    await Promise.all(viewers.map((viewer) => viewer.waitForHello()));
+    const start = a.receivedOffset;
+    a.sendInput('seq 1 200000 | md5sum; seq 1 200000; echo "end-$((5*5))"\r');
     for (const page of [a, ...viewers]) {
-      await page.waitForText(/end-25\r\n/, 30_000);
+      await page.waitForText(/end-25\r\n/, { timeout: 30_000 });
     }
-    const digest = (page: Page): string => {
-      const all = Buffer.concat(page.chunks);
+    const digest = (page: V1Client): string => {
+      const all = page.output();
       // Every page counts from its own hello offset; compare from the writer's start on.
       const skip = start - (page.hello?.offset ?? 0);
       const end = all.indexOf('end-25\r\n', skip) + 8;
@@ -353,7 +261,7 @@ describe('several pages on one shell', () => {
       assert.equal(digest(viewer), expected);
     }
     for (const page of [a, ...viewers]) page.close();
-    await Promise.all([a, ...viewers].map((page) => page.waitForClose()));
+    await Promise.all([a, ...viewers].map((page) => page.closed));
   });
 });
 
@@ -369,8 +277,8 @@ describe('the session API', () => {
   });
 
   it('lists the credential’s sessions with their viewers and shares', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
     await share(server, sessionId, 'reader');
     const list = await api(server, 'GET', 'sessions');
     assert.equal(list.status, 200);
@@ -384,12 +292,12 @@ describe('the session API', () => {
     assert.equal((listed.shares as Array<{ role: string }>)[0]?.role, 'reader');
     assert.match(String(listed.startedAt), /^\d{4}-\d\d-\d\dT/);
     a.close();
-    await a.waitForClose();
+    await a.closed;
   });
 
   it('refuses no credential (401), a share credential and another site (403), bad input (400)', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
     const secret = await share(server, sessionId, 'writer');
     assert.equal((await api(server, 'GET', 'sessions', { token: null })).status, 401);
     assert.equal(
@@ -415,17 +323,17 @@ describe('the session API', () => {
     assert.equal((await api(server, 'GET', `sessions/${'0'.repeat(32)}`)).status, 404);
     assert.equal((await api(server, 'PUT', 'sessions')).status, 405);
     a.close();
-    await a.waitForClose();
+    await a.closed;
   });
 
   it('ends a session: its pages get 4015 and the shell is gone', async () => {
-    const a = new Page(server.wsUrl, { credential: TEST_TOKEN });
-    const { sessionId } = await a.ready();
-    const b = new Page(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId });
-    await b.ready();
+    const a = openPage(server.wsUrl, { credential: TEST_TOKEN });
+    const { sessionId } = await a.waitForHello();
+    const b = openPage(server.wsUrl, { credential: TEST_TOKEN, attach: sessionId });
+    await b.waitForHello();
     assert.equal((await api(server, 'DELETE', `sessions/${sessionId}`)).status, 204);
     for (const page of [a, b]) {
-      assert.deepEqual(await page.waitForClose(), { code: 4015, reason: 'The session was ended' });
+      assert.deepEqual(await page.closed, { code: 4015, reason: 'The session was ended' });
     }
     await waitFor(async () => (await api(server, 'GET', `sessions/${sessionId}`)).status === 404, {
       message: 'the session to be gone',

@@ -8,7 +8,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '../logger.js';
-import { AuthRefusal, isAccepted, type AuthCallback, type AuthResult } from './types.js';
+import { AuthRefusal, isAccepted, type AuthResult } from './types.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './trusted-proxies.js';
 
 export interface AuthThrottleOptions {
@@ -150,14 +150,7 @@ function holdFor(ms: number, gone: Promise<unknown>): Promise<void> {
   });
 }
 
-/** When the peer of an attempt leaves: a closed socket needs no answer. */
-function socketGone(websocket: {
-  once(event: 'close', listener: () => void): unknown;
-}): Promise<void> {
-  return new Promise((resolve) => websocket.once('close', () => resolve()));
-}
-
-/** Applies a FailureLedger to auth callbacks: see the module comment. */
+/** Applies a FailureLedger to credential checks: see the module comment. */
 export class AuthThrottle {
   private readonly _ledger: FailureLedger;
   private readonly _maxHeld: number;
@@ -172,17 +165,6 @@ export class AuthThrottle {
   /** Peers with failures on record. */
   get peers(): number {
     return this._ledger.size;
-  }
-
-  /** The callback for one connection from `peerKey` (see `throttleKey`). */
-  wrap(callback: AuthCallback, peerKey: string): AuthCallback {
-    return (message, websocket, logger) =>
-      this.attempt(
-        peerKey,
-        () => callback(message, websocket, logger),
-        websocket === undefined ? new Promise<never>(() => {}) : socketGone(websocket),
-        logger,
-      );
   }
 
   /**

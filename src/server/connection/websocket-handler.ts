@@ -587,7 +587,7 @@ export class WebSocketHandler {
       return;
     }
     if (this._options.authCallback !== undefined) {
-      if (this._wire.name === 'v1' && opening.credential === undefined) {
+      if (opening.credential === undefined) {
         // A page without a credential asks whether this server wants one: no guess was made,
         // so the callback (and the failed-attempt throttle around it) is not bothered.
         logDebugMin(this._log, {}, 'no credential offered; authentication required');
@@ -622,7 +622,6 @@ export class WebSocketHandler {
         return;
       }
       this._authenticated = true;
-      this._socket?.off('data', this._socketOnDataBeforeAuth);
       this._identity = result === true ? undefined : result.identity;
       this._owner = ownerKey(this._identity, opening.credential ?? '');
       this._log.info(
@@ -630,9 +629,7 @@ export class WebSocketHandler {
         'authentication succeeded',
       );
     }
-    this._authDone = true;
-    clearTimeout(this._authTimer);
-    this._wantsEvents = opening.events === true;
+    this._authenticationOver(opening);
     if (opening.resume !== undefined || opening.attach !== undefined) {
       this._joinExisting(opening);
       return;
@@ -675,11 +672,8 @@ export class WebSocketHandler {
       return;
     }
     this._authenticated = true;
-    this._socket?.off('data', this._socketOnDataBeforeAuth);
     this._owner = `share:${share.id}`;
-    this._authDone = true;
-    clearTimeout(this._authTimer);
-    this._wantsEvents = opening.events === true;
+    this._authenticationOver(opening);
     const session = this._store.get(share.sessionId);
     if (session === undefined || (opening.resume?.sessionId ?? share.sessionId) !== session.id) {
       this._ending = 'error';
@@ -687,15 +681,31 @@ export class WebSocketHandler {
       return;
     }
     const from: JoinFrom = opening.resume?.offset ?? 'replay';
-    if (typeof from === 'number' && from > session.offset) {
-      this._protocolError(
-        new ProtocolError(`resume: offset ${from} is outside 0..${session.offset}`),
-      );
+    if (this._beyondOutput(session, from)) {
       return;
     }
     this._log.info({ shareId: share.id, role: share.role }, 'joined through a share link');
     this._resumed = true;
     this._join(session, from, share.role, opening, share.id);
+  }
+
+  /** Authentication is over (accepted, or not needed): its timer and byte count stop. */
+  private _authenticationOver(opening: Opening): void {
+    this._authDone = true;
+    clearTimeout(this._authTimer);
+    this._socket?.off('data', this._socketOnDataBeforeAuth);
+    this._wantsEvents = opening.events === true;
+  }
+
+  /** A resume from past the end of the output is a protocol error (the session goes on). */
+  private _beyondOutput(session: ShellSession, from: JoinFrom): boolean {
+    if (typeof from !== 'number' || from <= session.offset) {
+      return false;
+    }
+    this._protocolError(
+      new ProtocolError(`resume: offset ${from} is outside 0..${session.offset}`),
+    );
+    return true;
   }
 
   /**
@@ -821,10 +831,7 @@ export class WebSocketHandler {
     }
     const session = found.session;
     const from: JoinFrom = resume !== undefined ? resume.offset : 'replay';
-    if (resume !== undefined && resume.offset > session.offset) {
-      this._protocolError(
-        new ProtocolError(`resume: offset ${resume.offset} is outside 0..${session.offset}`),
-      );
+    if (this._beyondOutput(session, from)) {
       return;
     }
     if (resume !== undefined) {

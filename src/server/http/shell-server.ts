@@ -718,11 +718,7 @@ class ShellServerImpl extends EventEmitter<ShellServerEvents> implements ShellSe
           : await this._throttle.attempt(peerKey, check, gone, logger);
       if (isAccepted(result)) {
         if (!this._admission.authenticate(candidate)) {
-          this._metrics?.connectionRefused('full');
-          this._log.warn(
-            { conn: logId, maxConnections: this._maxConnections },
-            'refused a connection: the server is full (see --max-connections)',
-          );
+          this._noteFull(logId);
           throw new AuthRefusal('XJS_ERR_SERVER_FULL', 'the server is full');
         }
         authenticated = true;
@@ -792,12 +788,16 @@ class ShellServerImpl extends EventEmitter<ShellServerEvents> implements ShellSe
   }
 
   private _refuseFull(ws: WebSocket, logId: string): void {
+    this._noteFull(logId);
+    refuseConnection(ws, 'XJS_ERR_SERVER_FULL');
+  }
+
+  private _noteFull(logId: string): void {
     this._log.warn(
       { conn: logId, maxConnections: this._maxConnections },
       'refused a connection: the server is full (see --max-connections)',
     );
     this._metrics?.connectionRefused('full');
-    refuseConnection(ws, 'XJS_ERR_SERVER_FULL');
   }
 
   /** The one place that decides idleness: no connection and no shell waiting for a resume. */
