@@ -31,6 +31,11 @@ export interface SessionObserver {
 /** Where a joining viewer starts: the live end, as far back as the replay holds, or an offset. */
 export type JoinFrom = 'live' | 'replay' | number;
 
+/** Output this small, soon after a keystroke, is an echo (a line, a prompt), not a flood. */
+const ECHO_CHUNK_BYTES = 1024;
+/** How long after a keystroke output counts as its echo. */
+const TYPING_MS = 1000;
+
 export class ShellSession {
   /** 128 random bits as 32 hex digits: the name a page resumes or attaches by. */
   readonly id = randomBytes(16).toString('hex');
@@ -44,6 +49,9 @@ export class ShellSession {
   private _terminating: Promise<TerminateOutcome> | undefined;
   private readonly _subscriptions: Disposable[];
   private _paused = false;
+  /** The page that typed last, and when: its echoes go out first (see _ptyOnData). */
+  private _typist: Viewer | undefined;
+  private _typedAt = 0;
   private _cols: number;
   private _rows: number;
 
@@ -136,6 +144,8 @@ export class ShellSession {
   /** `viewer` is gone: the shell goes on for the others (or waits, paused, when none is left). */
   leave(viewer: Viewer): void {
     if (this._viewers.delete(viewer)) {
+      viewer.dispose();
+      if (this._typist === viewer) this._typist = undefined;
       this._updatePause();
       this._announceViewers();
     }
@@ -151,6 +161,8 @@ export class ShellSession {
     }
     this._resizeTo(viewer.cols, viewer.rows);
     this.lastActivity = Date.now();
+    this._typist = viewer;
+    this._typedAt = this.lastActivity;
     this.shell.write(data);
     for (const observer of this._observers) {
       observer.input(data);
@@ -215,7 +227,7 @@ export class ShellSession {
       observer.resized(cols, rows);
     }
     for (const viewer of this._viewers) {
-      viewer.port.event({ kind: 'size', cols, rows });
+      viewer.event({ kind: 'size', cols, rows });
     }
   }
 
@@ -262,7 +274,7 @@ export class ShellSession {
   private _announceViewers(): void {
     const viewers = [...this._viewers].map((viewer) => viewer.info);
     for (const viewer of this._viewers) {
-      viewer.port.event({ kind: 'viewers', self: viewer.id, viewers });
+      viewer.event({ kind: 'viewers', self: viewer.id, viewers });
     }
   }
 
@@ -273,12 +285,20 @@ export class ShellSession {
     for (const observer of this._observers) {
       observer.output(chunk);
     }
+    // Interactive echo: the page that typed gets it at once, the others a moment later with
+    // the next echoes, so a watched shell costs the typist one frame per keystroke, not one per
+    // page. Bulk output (large chunks) goes to everyone at once.
+    const typist =
+      chunk.length <= ECHO_CHUNK_BYTES && this.lastActivity - this._typedAt <= TYPING_MS
+        ? this._typist
+        : undefined;
     let fellBehind = false;
     for (const viewer of this._viewers) {
       // A viewer behind while the shell runs for others skips live output, to catch up later;
       // while the shell is paused, the last chunks read still go to whoever is at the end.
       if (viewer.cursor === offset && (!viewer.behind || this._paused)) {
-        fellBehind = viewer.send(chunk) === 'pause' || fellBehind;
+        const later = typist !== undefined && viewer !== typist;
+        fellBehind = viewer.send(chunk, later) === 'pause' || fellBehind;
       }
     }
     if (fellBehind) {
@@ -292,7 +312,7 @@ export class ShellSession {
     }
     for (const viewer of [...this._viewers]) {
       this._catchUp(viewer, true);
-      viewer.port.exited(status);
+      viewer.exited(status);
     }
     for (const listener of this._exitListeners) {
       listener(status);

@@ -41,6 +41,13 @@ export interface ViewerOptions {
   readonly rows: number;
 }
 
+/**
+ * How long small output waits for more before it goes to a page that did not type it: one
+ * frame (and one write) per burst rather than per echoed keystroke, at a delay no one watching
+ * can see. The page that typed gets its echo at once.
+ */
+export const COALESCE_MS = 16;
+
 export class Viewer {
   readonly id = randomBytes(6).toString('hex');
   readonly since = Date.now();
@@ -58,6 +65,9 @@ export class Viewer {
    * its acknowledgements, count that much less than ours.
    */
   private _skippedUntold = 0;
+  /** Small output held for COALESCE_MS (see `send`); counted as sent already. */
+  private _outbox: Buffer[] = [];
+  private _outboxTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly port: ViewerPort,
@@ -99,9 +109,18 @@ export class Viewer {
     this._flow = this._newFlow(offset);
   }
 
-  /** Sends `chunk` (which starts at the cursor); says whether it fell behind with it. */
-  send(chunk: Buffer): FlowTransition {
-    this.port.output(chunk);
+  /**
+   * Sends `chunk` (which starts at the cursor); says whether it fell behind with it. `later`:
+   * it may wait up to COALESCE_MS to go out with the next small chunks, as one frame.
+   */
+  send(chunk: Buffer, later = false): FlowTransition {
+    if (later) {
+      this._outbox.push(chunk);
+      this._outboxTimer ??= setTimeout(this._flushOutbox, COALESCE_MS);
+    } else {
+      this._flushOutbox();
+      this.port.output(chunk);
+    }
     this.cursor += chunk.length;
     const transition = this._flow.sent(chunk.length, this.port.bufferedAmount);
     if (transition === 'pause') {
@@ -110,8 +129,28 @@ export class Viewer {
     return transition;
   }
 
+  /** Tells the page of a change in the session, after the output it was sent before it. */
+  event(event: SessionEvent): void {
+    this._flushOutbox();
+    this.port.event(event);
+  }
+
+  /** The shell exited: the page gets the rest of the output, then the status. */
+  exited(status: ExitStatus): void {
+    this._flushOutbox();
+    this.port.exited(status);
+  }
+
+  /** It left the session: what it still held is dropped with its socket. */
+  dispose(): void {
+    clearTimeout(this._outboxTimer);
+    this._outboxTimer = undefined;
+    this._outbox = [];
+  }
+
   /** Output it will never get (gone from the replay): it goes on from `to`. */
   skip(to: number): void {
+    this._flushOutbox();
     const from = this.cursor;
     this.cursor = to;
     this._flow.skipped(to - from);
@@ -131,6 +170,16 @@ export class Viewer {
   drained(): FlowTransition {
     return this._flow.drained(this.port.bufferedAmount);
   }
+
+  private readonly _flushOutbox = (): void => {
+    clearTimeout(this._outboxTimer);
+    this._outboxTimer = undefined;
+    const held = this._outbox;
+    if (held.length > 0) {
+      this._outbox = [];
+      this.port.output(held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held));
+    }
+  };
 
   private _newFlow(startOffset: number): FlowControl {
     return new FlowControl({
