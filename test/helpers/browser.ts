@@ -239,11 +239,25 @@ export async function typeCommand(page: Page, command: string): Promise<void> {
 
 /** Waits for the page's state (`data-state` of #status): connecting, connected, exited… */
 export async function waitForState(page: Page, state: string, timeout = DEADLINE): Promise<void> {
-  await page.waitForFunction(
-    (expected) => document.getElementById('status')?.dataset.state === expected,
-    state,
-    { timeout, polling: 50 },
-  );
+  try {
+    await page.waitForFunction(
+      (expected) => document.getElementById('status')?.dataset.state === expected,
+      state,
+      { timeout, polling: 50 },
+    );
+  } catch (error) {
+    // Say where the page is instead, and what it shows: the failure is then readable in CI.
+    const seen = await page
+      .evaluate(() => {
+        const status = document.getElementById('status');
+        return `state ${status?.dataset.state ?? '(none)'}: ${status?.innerText.trim() ?? ''}`;
+      })
+      .catch(() => '(the page did not answer)');
+    const screen = (await bufferText(page).catch(() => '')).trimEnd().slice(-600);
+    throw new Error(
+      `the page never reached state ${state} (${(error as Error).message.split('\n')[0]}); ${seen}; it shows:\n${screen}`,
+    );
+  }
 }
 
 /**
