@@ -34,6 +34,7 @@ const DEFAULTS: CliOptions = {
   pingInterval: 30,
   resumeWindow: 60,
   replayBufferBytes: 1024 * 1024,
+  screenState: { scrollbackLines: 1000 },
   recordDir: undefined,
   recordInput: false,
   metrics: false,
@@ -68,6 +69,8 @@ const VALUE_FLAGS = [
   '--ping-interval',
   '--resume-window',
   '--replay-buffer',
+  '--screen-state',
+  '--scrollback-lines',
   '--record-dir',
 ];
 
@@ -113,6 +116,8 @@ describe('parseCliArgs', () => {
           '0',
           '--replay-buffer',
           '512K',
+          '--scrollback-lines',
+          '50',
           '--record-dir',
           '/var/log/shells',
           '--record-input',
@@ -143,6 +148,7 @@ describe('parseCliArgs', () => {
         pingInterval: 0,
         resumeWindow: 0,
         replayBufferBytes: 512 * 1024,
+        screenState: { scrollbackLines: 50 },
         recordDir: '/var/log/shells',
         recordInput: true,
         metrics: true,
@@ -152,6 +158,11 @@ describe('parseCliArgs', () => {
         command: ['/bin/zsh', '-l'],
       },
     );
+  });
+
+  it('turns screen state off with --screen-state off', () => {
+    assert.equal(options(['--screen-state', 'off']).screenState, false);
+    assert.deepEqual(options(['--screen-state', 'on']).screenState, { scrollbackLines: 1000 });
   });
 
   it('reads --socket and --socket-mode (octal)', () => {
@@ -307,6 +318,10 @@ describe('parseCliArgs', () => {
       [['--replay-buffer', '2G'], '--replay-buffer'],
       [['--replay-buffer', '1.5M'], '--replay-buffer'],
       [['--replay-buffer', 'lots'], '--replay-buffer'],
+      [['--screen-state', 'yes'], '--screen-state'],
+      [['--scrollback-lines', '-1'], '--scrollback-lines'],
+      [['--scrollback-lines', '100001'], '--scrollback-lines'],
+      [['--scrollback-lines', 'many'], '--scrollback-lines'],
       [['--record-dir', ''], '--record-dir'],
       [['--max-connections', '0'], '--max-connections'],
       [['--max-connections', '1.5'], '--max-connections'],

@@ -34,6 +34,8 @@ export interface CliOptions {
   readonly pingInterval: number;
   readonly resumeWindow: number;
   readonly replayBufferBytes: number;
+  /** Lines of scrollback kept with each screen, or false when screen state is off. */
+  readonly screenState: false | { readonly scrollbackLines: number };
   readonly recordDir: string | undefined;
   readonly recordInput: boolean;
   readonly metrics: boolean;
@@ -103,6 +105,10 @@ Options:
   --max-share-lifetime SECS   the longest a share link may live (default 86400)
   --replay-buffer BYTES       recent output kept per shell for resume; K, M suffixes
                               allowed (default 1M)
+  --screen-state on|off       keep each shell's screen on the server, so a page that
+                              joins or comes back after more output than the replay
+                              buffer gets the exact screen (default on)
+  --scrollback-lines N        lines of scrollback such a page gets (default 1000)
   --record-dir DIR            record each session as an asciicast v2 file in DIR
   --record-input              record typed input too (it holds passwords; default off)
   --metrics                   serve Prometheus metrics at /metrics
@@ -355,6 +361,8 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         'max-share-lifetime': { type: 'string' },
         'record-dir': { type: 'string' },
         'record-input': { type: 'boolean' },
+        'screen-state': { type: 'string' },
+        'scrollback-lines': { type: 'string' },
         metrics: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
@@ -455,6 +463,18 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
           values['replay-buffer'],
           DEFAULTS.replayBufferBytes,
         ),
+        screenState:
+          oneOf('screen-state', values['screen-state'], ['on', 'off'], 'on') === 'off'
+            ? false
+            : {
+                scrollbackLines: wholeNumber(
+                  'scrollback-lines',
+                  values['scrollback-lines'],
+                  1000,
+                  0,
+                  100_000,
+                ),
+              },
         recordDir: nonEmpty('record-dir', values['record-dir']),
         recordInput: values['record-input'] === true,
         metrics: values.metrics === true,

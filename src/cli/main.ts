@@ -220,6 +220,7 @@ async function main(): Promise<void> {
       pingInterval: options.pingInterval,
       resumeWindow: options.resumeWindow,
       replayBufferBytes: options.replayBufferBytes,
+      screenState: options.screenState,
       ...(options.recordDir !== undefined
         ? { recordDir: checkRecordDir(options.recordDir), recordInput: options.recordInput }
         : {}),

@@ -98,16 +98,16 @@ describe('ShellConnection', () => {
     return { connection, socket, events, written };
   }
 
-  it('asks for events, and joins with attach or a share link', () => {
+  it('asks for events and snapshots, and joins with attach or a share link', () => {
     const { socket } = connect({ share: 'xjs-share-secret' });
     assert.deepEqual(socket.sent[0], {
       type: 'hello',
-      hello: { cols: 80, rows: 24, share: 'xjs-share-secret', events: true },
+      hello: { cols: 80, rows: 24, share: 'xjs-share-secret', events: true, snapshot: true },
     });
     const attached = connect({ attach: 'b'.repeat(32) }).socket;
     assert.deepEqual(attached.sent[0], {
       type: 'hello',
-      hello: { cols: 80, rows: 24, attach: 'b'.repeat(32), events: true },
+      hello: { cols: 80, rows: 24, attach: 'b'.repeat(32), events: true, snapshot: true },
     });
   });
 

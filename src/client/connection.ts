@@ -14,6 +14,7 @@ import {
   encodeResize,
   type ExitStatus,
   type ResumeRequest,
+  type ScreenSnapshot,
   type ServerHello,
   type SessionEvent,
 } from '../protocol/v1.js';
@@ -24,6 +25,8 @@ export interface ConnectionHandlers {
   /** Shell output; call `processed` once the terminal has taken it in. */
   output(data: Uint8Array, processed: () => void): void;
   exited(status: ExitStatus): void;
+  /** The screen to show before the output (after a HELLO with `snapshot`). */
+  snapshot?(snapshot: ScreenSnapshot): void;
   /**
    * Something changed in the session (its size, who watches), or output was skipped: the
    * offsets already follow a skip, the handler only tells the user.
@@ -83,6 +86,7 @@ export class ShellConnection {
           ...(options.resume !== undefined ? { resume: options.resume } : {}),
           ...(options.attach !== undefined ? { attach: options.attach } : {}),
           events: true, // SESSION messages: size, skipped output, viewers
+          snapshot: true, // the screen instead of a replay that lost its beginning
         }),
       );
     });
@@ -194,6 +198,9 @@ export class ShellConnection {
         this._ackBytes = message.hello.limits.ackBytes;
         this._startWatchdog(message.hello.limits.heartbeatSeconds);
         this._handlers.opened(message.hello);
+        return;
+      case 'snapshot':
+        this._handlers.snapshot?.(message.snapshot);
         return;
       case 'heartbeat':
         return; // hearing it is the point

@@ -9,6 +9,7 @@
 import { ERRORS } from '../protocol/errors.js';
 import type {
   ExitStatus,
+  ScreenSnapshot,
   ServerHello,
   SessionEvent,
   ViewerInfo,
@@ -81,6 +82,9 @@ export const MAX_PENDING_INPUT = 64 * 1024; // characters
  * closed it while the tab was frozen or cached, and the server is most likely there.
  */
 const RETURN_GRACE_MS = 2000;
+const NOTHING = new Uint8Array(0);
+/** RIS: a full reset through the parser, so it happens in order with the writes before it. */
+const RESET = new TextEncoder().encode('\x1bc');
 /** Sizes this page sent that the server may still announce back (see `_sizeOnEvent`). */
 const SENT_SIZES_KEPT = 16;
 
@@ -138,6 +142,8 @@ export class PageSession {
   private _pendingInput = '';
   /** When the tab last came back (shown, unfrozen, restored, online). */
   private _returnedAt: number | undefined;
+  /** Snapshots being written: the terminal answers no query meanwhile. */
+  private _restoring = 0;
   /** When the page last told a reader that its typing goes nowhere. */
   private _readOnlyToldAt = 0;
 
@@ -285,7 +291,27 @@ export class PageSession {
    */
   get replaying(): boolean {
     const connection = this._connection;
-    return connection !== undefined && connection.processedOffset < this._repliesMutedUntil;
+    return (
+      this._restoring > 0 ||
+      (connection !== undefined && connection.processedOffset < this._repliesMutedUntil)
+    );
+  }
+
+  /**
+   * The server sent the screen instead of the output this page missed: the terminal starts
+   * over from it (RIS, then the snapshot at its size), in order with the writes before it. A
+   * page that drives the size (an owner back from a drop) then fits its window again.
+   */
+  private _restore(snapshot: ScreenSnapshot): void {
+    const { shell } = this._options;
+    const drives = this._role !== 'reader' && shell.held === undefined;
+    this._restoring += 1;
+    shell.write(NOTHING, () => shell.hold(snapshot.cols, snapshot.rows));
+    shell.write(RESET, () => undefined);
+    shell.write(snapshot.data, () => {
+      this._restoring -= 1;
+      if (drives) shell.release();
+    });
   }
 
   /**
@@ -427,6 +453,11 @@ export class PageSession {
             this._sessionOnEvent(connection, event);
           }
         },
+        snapshot: (snapshot) => {
+          if (connection === this._connection) {
+            this._restore(snapshot);
+          }
+        },
         exited: (exit) => {
           this._pendingInput = '';
           this._forgetSession();
@@ -452,8 +483,9 @@ export class PageSession {
     this._joining = undefined;
     this._lostAt = undefined;
     const joined = joining.kind === 'attach' || joining.kind === 'share';
-    // Queries in a replay were answered long ago, by whichever screen showed them then.
-    this._repliesMutedUntil = joined ? hello.liveOffset : 0;
+    // Queries in a replay were answered long ago, by whichever screen showed them then (after a
+    // snapshot the page starts over too, whoever it is).
+    this._repliesMutedUntil = joined || hello.snapshot === true ? hello.liveOffset : 0;
     this._schedule.reset();
     this._session = {
       id: hello.sessionId,

@@ -126,6 +126,7 @@ describe('docs/protocol.md', () => {
       attach: '',
       events: false,
       share: '',
+      snapshot: false,
     };
     assert.deepEqual(
       fieldTable(clientSection, '| field |').sort(),
@@ -153,6 +154,7 @@ describe('docs/protocol.md', () => {
       role: 'owner',
       cols: 0,
       rows: 0,
+      snapshot: false,
     };
     assert.deepEqual(
       fieldTable(serverSection, '| field |').sort(),

@@ -17,6 +17,7 @@ import {
   encodeOutput,
   encodeResize,
   encodeServerHello,
+  encodeSnapshot,
   type ClientHello,
   type ClientMessage,
   type ServerHello,
@@ -391,6 +392,35 @@ describe('v1 client messages', () => {
 });
 
 describe('v1 server messages', () => {
+  describe('SNAPSHOT', () => {
+    it('carries its offset, size and text, and decodes to them', () => {
+      const frame = encodeSnapshot({
+        offset: 2 ** 40 + 5,
+        cols: 80,
+        rows: 24,
+        data: bytesOf('\x1b[?1049hMARK'),
+      });
+      assert.equal(toHex(frame.subarray(0, 13)), '86 00 00 01 00 00 00 00 05 00 50 00 18');
+      const message = decodeServerMessage(frame);
+      assert.equal(message.type, 'snapshot');
+      if (message.type === 'snapshot') {
+        assert.equal(message.snapshot.offset, 2 ** 40 + 5);
+        assert.deepEqual([message.snapshot.cols, message.snapshot.rows], [80, 24]);
+        assert.equal(new TextDecoder().decode(message.snapshot.data), '\x1b[?1049hMARK');
+      }
+    });
+
+    it('refuses a frame too short for its header, or a size of 0', () => {
+      assertProtocolError(
+        () => decodeServerMessage(Uint8Array.of(0x86, 0, 0)),
+        /snapshot must be at least 13 bytes/,
+      );
+      const zero = new Uint8Array(13);
+      zero[0] = 0x86;
+      assertProtocolError(() => decodeServerMessage(zero), /cols must be/);
+    });
+  });
+
   describe('match the byte examples of docs/protocol.md', () => {
     it('encodes OUTPUT "hi\\r\\n"', () => {
       assert.equal(toHex(encodeOutput(bytesOf('hi\r\n'))), '81 68 69 0d 0a');
@@ -456,7 +486,7 @@ describe('v1 server messages', () => {
       assertProtocolError(() => decodeServerMessage(new Uint8Array(0)), /empty frame/);
     });
 
-    for (const type of [ClientType.HELLO, ClientType.INPUT, 0x86, 0xff]) {
+    for (const type of [ClientType.HELLO, ClientType.INPUT, 0x87, 0xff]) {
       const name = `0x${type.toString(16).padStart(2, '0')}`;
       it(`an unknown type ${name}`, () => {
         assertProtocolError(

@@ -23,6 +23,7 @@ export const ServerType = {
   ERROR: 0x83,
   HEARTBEAT: 0x84,
   SESSION: 0x85,
+  SNAPSHOT: 0x86,
 } as const;
 
 /**
@@ -59,6 +60,8 @@ export interface ClientHello {
   readonly events?: boolean;
   /** A share link's secret, instead of `credential`: it joins that link's session. */
   readonly share?: string;
+  /** The page can restore a SNAPSHOT of the screen (instead of a replay with lost bytes). */
+  readonly snapshot?: boolean;
 }
 
 /** How a viewer may use a session: an owner or writer types; a reader only watches. */
@@ -119,6 +122,18 @@ export interface ServerHello {
   /** The session's terminal size, which the writer who typed or resized last drives. */
   readonly cols?: number;
   readonly rows?: number;
+  /** A SNAPSHOT follows before any OUTPUT; `offset` is the snapshot's. */
+  readonly snapshot?: boolean;
+}
+
+/** The screen at an output offset, as text a reset terminal of cols × rows draws. */
+export interface ScreenSnapshot {
+  /** The offset of the first OUTPUT byte after it. */
+  readonly offset: number;
+  readonly cols: number;
+  readonly rows: number;
+  /** UTF-8 VT text, holding no query a terminal would answer. */
+  readonly data: Uint8Array;
 }
 
 export interface ExitStatus {
@@ -146,7 +161,8 @@ export type ServerMessage =
   | { readonly type: 'exit'; readonly status: ExitStatus }
   | { readonly type: 'error'; readonly error: ErrorMessage }
   | { readonly type: 'heartbeat' }
-  | { readonly type: 'session'; readonly event: SessionEvent };
+  | { readonly type: 'session'; readonly event: SessionEvent }
+  | { readonly type: 'snapshot'; readonly snapshot: ScreenSnapshot };
 
 /** A frame that does not follow the protocol; `message` names what is wrong. */
 export class ProtocolError extends Error {
@@ -248,6 +264,7 @@ function parseClientHello(payload: Uint8Array): ClientHello {
     attach?: string;
     events?: boolean;
     share?: string;
+    snapshot?: boolean;
   } = {
     cols: fields.cols as number,
     rows: fields.rows as number,
@@ -269,6 +286,12 @@ function parseClientHello(payload: Uint8Array): ClientHello {
       throw new ProtocolError('hello.events must be a boolean');
     }
     hello.events = fields.events;
+  }
+  if (fields.snapshot !== undefined) {
+    if (typeof fields.snapshot !== 'boolean') {
+      throw new ProtocolError('hello.snapshot must be a boolean');
+    }
+    hello.snapshot = fields.snapshot;
   }
   if (fields.credential !== undefined) {
     if (typeof fields.credential !== 'string') {
@@ -350,6 +373,22 @@ export function encodeSessionEvent(event: SessionEvent): Uint8Array {
   return encodeJson(ServerType.SESSION, event);
 }
 
+/** SNAPSHOT: u64 offset, u16 cols, u16 rows, then the UTF-8 text. */
+export function encodeSnapshot(snapshot: ScreenSnapshot): Uint8Array {
+  if (!isOffset(snapshot.offset)) {
+    throw new ProtocolError('offset must be a non-negative safe integer');
+  }
+  checkSize(snapshot.cols, snapshot.rows);
+  const frame = new Uint8Array(13 + snapshot.data.length);
+  const view = new DataView(frame.buffer);
+  frame[0] = ServerType.SNAPSHOT;
+  writeUint64(view, 1, snapshot.offset);
+  view.setUint16(9, snapshot.cols);
+  view.setUint16(11, snapshot.rows);
+  frame.set(snapshot.data, 13);
+  return frame;
+}
+
 export function encodeExit(status: ExitStatus): Uint8Array {
   return encodeJson(ServerType.EXIT, status);
 }
@@ -413,6 +452,19 @@ export function decodeServerMessage(frame: Uint8Array): ServerMessage {
         throw new ProtocolError('session event needs a kind of size, skipped or viewers');
       }
       return { type: 'session', event: fields as unknown as SessionEvent };
+    }
+    case ServerType.SNAPSHOT: {
+      if (frame.length < 13) {
+        throw new ProtocolError(`snapshot must be at least 13 bytes, got ${frame.length}`);
+      }
+      const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+      const cols = view.getUint16(9);
+      const rows = view.getUint16(11);
+      checkSize(cols, rows);
+      return {
+        type: 'snapshot',
+        snapshot: { offset: readUint64(view, 1), cols, rows, data: frame.subarray(13) },
+      };
     }
     default:
       throw new ProtocolError(`unknown server message type 0x${hex(frame[0] ?? 0)}`);

@@ -154,6 +154,8 @@ export interface V1ClientOptions {
   readonly events?: boolean;
   /** Acknowledge output as it arrives (a reading client); false: never acknowledge. @default true */
   readonly autoAck?: boolean;
+  /** Take SNAPSHOT messages (hello `snapshot`); they are kept in `snapshots`. */
+  readonly snapshot?: boolean;
 }
 
 /** Our binary protocol: hello first, then input, resize and acknowledgements. */
@@ -163,6 +165,8 @@ export class V1Client extends TestClient {
   error: ErrorMessage | undefined;
   /** Every SESSION message received, in order. */
   readonly events: SessionEvent[] = [];
+  /** Every SNAPSHOT received, in order (the text decoded). */
+  readonly snapshots: Array<{ offset: number; cols: number; rows: number; text: string }> = [];
   private _ackedOffset = 0;
   private _receivedOffset = 0;
   autoAck: boolean;
@@ -182,6 +186,7 @@ export class V1Client extends TestClient {
           ...(options.attach !== undefined ? { attach: options.attach } : {}),
           ...(options.share !== undefined ? { share: options.share } : {}),
           ...(options.events !== undefined ? { events: options.events } : {}),
+          ...(options.snapshot !== undefined ? { snapshot: options.snapshot } : {}),
         }),
       );
     });
@@ -254,6 +259,11 @@ export class V1Client extends TestClient {
       case 'error':
         this.error = message.error;
         return;
+      case 'snapshot': {
+        const { offset, cols, rows, data } = message.snapshot;
+        this.snapshots.push({ offset, cols, rows, text: Buffer.from(data).toString('utf8') });
+        break;
+      }
       case 'session':
         this.events.push(message.event);
         if (message.event.kind === 'skipped') {

@@ -31,7 +31,7 @@ import { createLogger, logDebugMin, type Logger, type LogLevel } from '../logger
 import { ResourceLimitError, spawnShell } from '../process/pty-process.js';
 import { enqueueSpawn } from '../process/spawn-queue.js';
 import { AsciicastRecorder } from '../session/recorder.js';
-import { ShellSession, type JoinFrom } from '../session/session.js';
+import { ShellSession, type JoinFrom, type JoinStart } from '../session/session.js';
 import { ownerKey, SessionStore, type Leaving } from '../session/session-store.js';
 import { Viewer, type ViewerPort } from '../session/viewer.js';
 import { shellEnvironment } from '../process/shell-env.js';
@@ -251,7 +251,7 @@ export class WebSocketHandler {
     this._store =
       this._wire.capabilities.sessions && given !== undefined
         ? given
-        : new SessionStore({ resumeWindow: 0, replayBufferBytes: 0 });
+        : new SessionStore({ resumeWindow: 0, replayBufferBytes: 0, screenState: false });
     this._port = {
       output: (chunk) => this._viewerOnOutput(chunk),
       get bufferedAmount() {
@@ -748,6 +748,7 @@ export class WebSocketHandler {
         this._store.replayBufferBytes,
         { cols, rows },
         options.userShellCommand,
+        this._store.screenState,
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -857,9 +858,49 @@ export class WebSocketHandler {
     opening: Opening,
     shareId?: string,
   ): void {
+    const start = session.prepare(from);
+    const snapshots = opening.snapshot === true && this._wire.capabilities.sessions;
+    if (!snapshots || start.lostBytes === 0 || !session.keepsScreen) {
+      this._joinAt(session, { slice: start }, from, role, opening, shareId);
+      return;
+    }
+    // The page would miss output: it waits for the screen instead. It is not a viewer yet, so
+    // settling does not see the session; a page that leaves meanwhile hands it to the store,
+    // which detaches it as if that page had vanished (a resume had taken its old page's place).
+    session.prepareJoin(from, true).then(
+      (joinStart) => {
+        if (this._isClosing()) {
+          if (this._store.ownerOf(session) !== undefined) {
+            this._store.left(session, 'vanished');
+          }
+          return;
+        }
+        if (this._store.ownerOf(session) === undefined) {
+          this._ending = 'error';
+          this._stop('the session ended while its screen was taken', 'XJS_ERR_SESSION_NOT_FOUND');
+          return;
+        }
+        this._joinAt(session, joinStart, from, role, opening, shareId);
+      },
+      (error: unknown) => {
+        this._log.error({ err: String(error) }, 'taking the screen for a join failed');
+        this._ending = 'error';
+        this._stop('internal error while joining the session', 'XJS_ERR_INTERNAL');
+      },
+    );
+  }
+
+  private _joinAt(
+    session: ShellSession,
+    start: JoinStart,
+    from: JoinFrom,
+    role: ViewerRole,
+    opening: Opening,
+    shareId?: string,
+  ): void {
     const options = this._options;
     const store = this._store;
-    const slice = session.prepare(from);
+    const { slice, snapshot } = start;
     const viewer = new Viewer(this._port, {
       role,
       owner: this._owner,
@@ -883,6 +924,9 @@ export class WebSocketHandler {
           replayBytes: session.offset - slice.offset,
           viewers: session.viewers.length + 1,
           role,
+          ...(snapshot !== undefined
+            ? { snapshotBytes: snapshot.data.length, snapshotDirty: snapshot.dirty }
+            : {}),
         },
         from === 'replay' ? 'attached to the session' : 'session resumed',
       );
@@ -910,8 +954,12 @@ export class WebSocketHandler {
         role,
         cols: session.cols,
         rows: session.rows,
+        ...(snapshot !== undefined ? { snapshot: true } : {}),
       }),
     );
+    if (snapshot !== undefined) {
+      this._send(this._wire.snapshot(snapshot));
+    }
     this._phase = 'running';
     session.join(viewer, slice);
     if (session.exitStatus !== undefined) {

@@ -64,6 +64,10 @@ export class LegacyWire implements Wire {
     return undefined;
   }
 
+  snapshot(): undefined {
+    return undefined; // one shell per connection: nobody joins later
+  }
+
   sessionEvent(): undefined {
     return undefined;
   }

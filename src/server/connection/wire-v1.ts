@@ -12,7 +12,9 @@ import {
   encodeOutput,
   encodeServerHello,
   encodeSessionEvent,
+  encodeSnapshot,
   type ClientMessage,
+  type ScreenSnapshot,
   type SessionEvent,
   type ExitStatus,
   type ServerHello,
@@ -84,6 +86,10 @@ export class V1Wire implements Wire {
 
   sessionEvent(event: SessionEvent): OutgoingFrame {
     return binary(encodeSessionEvent(event));
+  }
+
+  snapshot(snapshot: ScreenSnapshot): OutgoingFrame {
+    return binary(encodeSnapshot(snapshot));
   }
 
   error(code: ErrorCode, message: string): OutgoingFrame {

@@ -7,6 +7,7 @@ import type {
   ClientHello,
   ClientMessage,
   ExitStatus,
+  ScreenSnapshot,
   ServerHello,
   SessionEvent,
 } from '../../protocol/v1.js';
@@ -46,6 +47,8 @@ export interface Wire {
   exit(status: ExitStatus): OutgoingFrame | undefined;
   /** A change in the session (size, skipped output, viewers); undefined when it has none. */
   sessionEvent(event: SessionEvent): OutgoingFrame | undefined;
+  /** The screen for a page that joins (only to pages whose hello asked for snapshots). */
+  snapshot(snapshot: ScreenSnapshot): OutgoingFrame | undefined;
   error(code: ErrorCode, message: string): OutgoingFrame;
   /** A message the client can see with each ping; undefined when the format has none. */
   heartbeat(): OutgoingFrame | undefined;

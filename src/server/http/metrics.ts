@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ExitStatus } from '../../protocol/v1.js';
 import type { AuthFailureReason, HandlerMetrics } from '../connection/handler-metrics.js';
 import type { SessionObserver, ShellSession } from '../session/session.js';
+import type { ScreenStateStats } from '../session/screen-state.js';
 
 const PREFIX = 'xterm_js_shell_';
 
@@ -20,6 +21,8 @@ export interface MetricsSources {
   unauthenticatedConnections(): number;
   /** Pages attached to sessions. */
   viewers(): number;
+  /** Snapshot counts and the screen-state backlog; undefined when screen state is off. */
+  screenState(): ScreenStateStats | undefined;
 }
 
 export class ServerMetrics implements HandlerMetrics {
@@ -78,6 +81,38 @@ export class ServerMetrics implements HandlerMetrics {
       registers,
       collect() {
         this.set(sources.viewers());
+      },
+    });
+    new Counter({
+      name: `${PREFIX}screen_snapshots_total`,
+      help: 'Screens sent to pages that joined or came back: sent (dirty ones included), dirty (taken inside an escape sequence), failed (the replay was sent instead)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const stats = sources.screenState();
+        this.reset();
+        if (stats !== undefined) {
+          this.inc({ outcome: 'sent' }, stats.sent);
+          this.inc({ outcome: 'dirty' }, stats.dirty);
+          this.inc({ outcome: 'failed' }, stats.failed);
+        }
+      },
+    });
+    new Counter({
+      name: `${PREFIX}screen_snapshot_seconds_total`,
+      help: 'Time from asking for a screen to having it, summed over the screens sent',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.screenState()?.seconds ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}screen_state_backlog_bytes`,
+      help: 'Output handed to the screen-state worker and not parsed yet',
+      registers,
+      collect() {
+        this.set(sources.screenState()?.backlogBytes ?? 0);
       },
     });
     this._sessions = new Gauge({

@@ -233,6 +233,7 @@ export class SessionApi {
       idleSeconds: Math.floor((Date.now() - session.lastActivity) / 1000),
       cols: session.cols,
       rows: session.rows,
+      ...(session.title !== undefined ? { title: session.title } : {}),
       exited: session.exitStatus !== undefined,
       viewers: session.viewers.map((viewer) => ({
         ...viewer.info,

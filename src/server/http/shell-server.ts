@@ -22,7 +22,7 @@ import {
 import { IdleTimer } from './idle-timer.js';
 import { listenOn, type ListenAddress, type ListenTarget, type Listener } from './listen.js';
 import { createLogger, type Logger } from '../logger.js';
-import { ownerKey, SessionStore } from '../session/session-store.js';
+import { ownerKey, SessionStore, type SessionStoreOptions } from '../session/session-store.js';
 import { SHARE_PREFIX, ShareStore, type Share } from '../session/share-store.js';
 import {
   WebSocketHandler,
@@ -101,6 +101,12 @@ export interface ShellServerOptions extends Omit<
   readonly maxShareLifetime?: number;
   /** Bytes of recent output each session keeps for a resuming page. @default 1048576 */
   readonly replayBufferBytes?: number;
+  /**
+   * Keep each session's screen on the server, so a page that joins or resumes after more
+   * output than the replay buffer gets the exact screen; false: the replay only.
+   * @default {} (on, scrollbackLines 1000)
+   */
+  readonly screenState?: SessionStoreOptions['screenState'];
   /**
    * Serve Prometheus metrics at `/metrics`. With authentication on, a scraper sends the
    * server's credential as `Authorization: Bearer …` (throttled like any attempt); with
@@ -307,8 +313,12 @@ class ShellServerImpl extends EventEmitter<ShellServerEvents> implements ShellSe
       ...(_options.replayBufferBytes !== undefined
         ? { replayBufferBytes: _options.replayBufferBytes }
         : {}),
+      ...(_options.screenState !== undefined ? { screenState: _options.screenState } : {}),
+      onScreenStateError: (message) =>
+        this._log.error({ err: message }, 'the screen-state worker failed; replay only'),
     });
     this._sessions = store;
+    store.screenState?.start();
     store.on('change', () => this._emitIfIdle());
     this._shares = new ShareStore((share, why) => this._shareEnded(share, why));
     store.on('ended', (session: { id: string }) => this._shares.dropSession(session.id));
@@ -330,6 +340,7 @@ class ShellServerImpl extends EventEmitter<ShellServerEvents> implements ShellSe
         unauthenticatedConnections: () => this._admission.unauthenticated,
         viewers: () =>
           this._sessions.list().reduce((sum, session) => sum + session.viewers.length, 0),
+        screenState: () => this._sessions.screenState?.stats,
       });
     }
     this._wss = new WebSocketServer({

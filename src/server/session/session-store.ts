@@ -9,12 +9,21 @@ import { EventEmitter } from 'node:events';
 import type { ShellSession } from './session.js';
 import type { TerminateOptions, TerminateOutcome } from '../process/terminate.js';
 import { MAX_TIMER_SECONDS } from '../timer-limits.js';
+import { ScreenStateHost, type ScreenStateOptions } from './screen-state.js';
 
 export interface SessionStoreOptions {
   /** Seconds a detached shell waits for its client to come back. @default 60 */
   readonly resumeWindow?: number;
   /** Bytes of recent output each session keeps for a resuming client. @default 1048576 */
   readonly replayBufferBytes?: number;
+  /**
+   * Keep each session's screen on the server, so that a page joining or coming back after
+   * more output than the replay holds gets the exact screen (docs/screen-state.md); false: the
+   * replay only. @default {} (on, 1000 lines of scrollback)
+   */
+  readonly screenState?: false | ScreenStateOptions;
+  /** Told when the screen-state worker fails (its sessions go on with the replay only). */
+  readonly onScreenStateError?: (message: string) => void;
 }
 
 interface Entry {
@@ -62,6 +71,8 @@ export function ownerKey(identity: string | undefined, credential: string | unde
 export class SessionStore extends EventEmitter {
   readonly resumeWindowMs: number;
   readonly replayBufferBytes: number;
+  /** Where the sessions' screens are kept; undefined when screen state is off. */
+  readonly screenState: ScreenStateHost | undefined;
   private readonly _entries = new Map<string, Entry>();
   private _closed = false;
 
@@ -84,6 +95,16 @@ export class SessionStore extends EventEmitter {
     }
     this.resumeWindowMs = window * 1000;
     this.replayBufferBytes = replay;
+    const screen = options.screenState ?? {};
+    if (screen !== false && (typeof screen !== 'object' || screen === null)) {
+      throw new TypeError('options.screenState must be false or { scrollbackLines }');
+    }
+    try {
+      this.screenState =
+        screen === false ? undefined : new ScreenStateHost(screen, options.onScreenStateError);
+    } catch (error) {
+      throw new RangeError(`options.screenState.${(error as Error).message}`);
+    }
   }
 
   /** Sessions kept, attached or not. */
@@ -206,6 +227,9 @@ export class SessionStore extends EventEmitter {
     entry.expiry = undefined;
     entry.ending ??= session.terminate(entry.terminateOptions as TerminateOptions).finally(() => {
       this._entries.delete(session.id);
+      if (this._closed && this._entries.size === 0) {
+        void this.screenState?.close(); // the last session of a closed store
+      }
       this.emit('ended', session);
       this.emit('change');
     });
@@ -220,5 +244,8 @@ export class SessionStore extends EventEmitter {
       (entry) => !entry.session.attached && entry.ending === undefined,
     );
     await Promise.all(detached.map((entry) => this.end(entry.session)));
+    if (this._entries.size === 0) {
+      await this.screenState?.close();
+    }
   }
 }

@@ -16,6 +16,7 @@ import {
 } from '../process/terminate.js';
 import type { FlowTransition } from '../connection/flow-control.js';
 import { ReplayBuffer, type ReplaySlice } from './replay-buffer.js';
+import type { ScreenState, ScreenStateHost, Snapshot } from './screen-state.js';
 import type { Viewer } from './viewer.js';
 
 /** Something that watches a session's output besides its viewers (a recorder, metrics). */
@@ -30,6 +31,12 @@ export interface SessionObserver {
 
 /** Where a joining viewer starts: the live end, as far back as the replay holds, or an offset. */
 export type JoinFrom = 'live' | 'replay' | number;
+
+/** Where a joining viewer starts: a slice of the replay, after a snapshot of the screen or not. */
+export interface JoinStart {
+  readonly slice: ReplaySlice;
+  readonly snapshot?: Snapshot;
+}
 
 /** Output this small, soon after a keystroke, is an echo (a line, a prompt), not a flood. */
 const ECHO_CHUNK_BYTES = 1024;
@@ -54,21 +61,28 @@ export class ShellSession {
   private _typedAt = 0;
   private _cols: number;
   private _rows: number;
+  /** Snapshots being taken: the shell waits meanwhile (see prepareJoin). */
+  private _snapshotsTaken = 0;
+  private readonly _screen: ScreenState | undefined;
 
   /**
    * @param shell the running shell
    * @param replayBufferBytes recent output kept for pages that resume or join (0: none)
    * @param command what runs, for the session list
+   * @param screens where the screen state is kept for pages that join or come back, if anywhere
    */
   constructor(
     readonly shell: ShellProcess,
     replayBufferBytes: number,
     size: { readonly cols: number; readonly rows: number },
     readonly command: readonly string[] = [],
+    screens: ScreenStateHost | undefined = undefined,
   ) {
     this._replay = new ReplayBuffer(replayBufferBytes);
     this._cols = size.cols;
     this._rows = size.rows;
+    this._screen = screens?.open(this.id, size.cols, size.rows);
+    this._screen?.onHeldChange(() => this._updatePause());
     this._subscriptions = [
       shell.onData((chunk) => this._ptyOnData(chunk)),
       shell.onExit((status) => this._ptyOnExit(status)),
@@ -105,6 +119,16 @@ export class ShellSession {
     return this.shell.inputBacklog;
   }
 
+  /** Whether the screen is kept for pages that join (prepareJoin can restore it). */
+  get keepsScreen(): boolean {
+    return this._screen !== undefined && !this._screen.lost;
+  }
+
+  /** The window title the shell last set, when screen state is kept. */
+  get title(): string | undefined {
+    return this._screen?.title;
+  }
+
   /** Output from `offset` on, as far as the replay buffer still holds it. */
   replayFrom(offset: number): ReplaySlice {
     return this._replay.sliceFrom(offset);
@@ -123,6 +147,33 @@ export class ShellSession {
       return { offset: this.offset, chunks: [], lostBytes: 0 };
     }
     return this._replay.sliceFrom(from === 'replay' ? 0 : from);
+  }
+
+  /**
+   * Like `prepare`, but a page that takes snapshots and would lose bytes (the replay no longer
+   * reaches back to `from`) gets the screen instead: a snapshot at an offset S, then the replay
+   * from S. The shell waits while the snapshot is taken, so S stays in the replay. Without
+   * screen state, or if the snapshot fails, it is `prepare`'s slice with its lost bytes.
+   */
+  async prepareJoin(from: JoinFrom, snapshots: boolean): Promise<JoinStart> {
+    const slice = this.prepare(from);
+    if (!snapshots || slice.lostBytes === 0 || this._screen === undefined) {
+      return { slice };
+    }
+    this._snapshotsTaken += 1;
+    this._updatePause();
+    try {
+      const snapshot = await this._screen.snapshot();
+      // Read after the wait: output that came meanwhile is in the replay.
+      const after = snapshot !== undefined ? this._replay.sliceFrom(snapshot.offset) : undefined;
+      if (snapshot === undefined || after === undefined || after.lostBytes > 0) {
+        return { slice: this.prepare(from) };
+      }
+      return { slice: after, snapshot };
+    } finally {
+      this._snapshotsTaken -= 1;
+      this._updatePause();
+    }
   }
 
   /** Sends `viewer` the prepared slice and then live output; the others learn of it. */
@@ -212,6 +263,7 @@ export class ShellSession {
       for (const observer of this._observers) {
         observer.close();
       }
+      this._screen?.close();
     });
     return this._terminating;
   }
@@ -223,6 +275,7 @@ export class ShellSession {
     this._cols = cols;
     this._rows = rows;
     this.shell.resize(cols, rows);
+    this._screen?.resized(cols, rows);
     for (const observer of this._observers) {
       observer.resized(cols, rows);
     }
@@ -250,7 +303,10 @@ export class ShellSession {
     }
   }
 
-  /** Paused exactly when no viewer is attached or every writer is behind. */
+  /**
+   * Paused exactly when no viewer is attached, every writer is behind, the screen state is
+   * over its budget, or a snapshot is being taken.
+   */
   private _updatePause(): void {
     let writers = 0;
     let behind = 0;
@@ -260,7 +316,11 @@ export class ShellSession {
         if (viewer.behind) behind += 1;
       }
     }
-    const pause = this._viewers.size === 0 || (writers > 0 && behind === writers);
+    const pause =
+      this._viewers.size === 0 ||
+      (writers > 0 && behind === writers) ||
+      this._snapshotsTaken > 0 ||
+      this._screen?.held === true;
     if (pause !== this._paused) {
       this._paused = pause;
       if (pause) {
@@ -304,6 +364,7 @@ export class ShellSession {
     if (fellBehind) {
       this._updatePause();
     }
+    this._screen?.output(chunk); // after the viewers: it is handed over later, in a batch
   }
 
   private _ptyOnExit(status: ExitStatus): void {
