@@ -419,6 +419,8 @@ class ShellServerImpl extends EventEmitter<ShellServerEvents> implements ShellSe
     if (targets.length === 0) {
       throw new TypeError('listen() needs at least one target');
     }
+    // Listening means ready: the screen-state worker (started with the server) has loaded.
+    await this._sessions.screenState?.ready;
     try {
       for (const target of targets) {
         // The first target is the HTTP server's own; the others hand it their connections.

@@ -92,6 +92,8 @@ export class ScreenStateHost {
   private _nextRequest = 1;
   private _stats = { sent: 0, dirty: 0, failed: 0, seconds: 0 };
   private _closed = false;
+  private _ready: Promise<void> = Promise.resolve();
+  private _becameReady: () => void = () => undefined;
 
   constructor(
     options: ScreenStateOptions = {},
@@ -112,6 +114,11 @@ export class ScreenStateHost {
    */
   start(): void {
     this._ensureWorker();
+  }
+
+  /** Settles once the worker has loaded (or failed to: its sessions then go without). */
+  get ready(): Promise<void> {
+    return this._ready;
   }
 
   get stats(): ScreenStateStats {
@@ -234,6 +241,7 @@ export class ScreenStateHost {
       this._lose();
       return undefined;
     }
+    this._ready = new Promise((resolve) => (this._becameReady = resolve));
     worker.unref(); // an idle server exits as before
     worker.on('message', (reply: ScreenReply) => this._reply(reply));
     worker.on('error', (error) => this._died(worker, error.message));
@@ -244,6 +252,9 @@ export class ScreenStateHost {
 
   private _reply(reply: ScreenReply): void {
     switch (reply.kind) {
+      case 'ready':
+        this._becameReady();
+        break;
       case 'parsed': {
         const state = this._states.get(reply.id);
         if (state !== undefined) {
@@ -315,6 +326,7 @@ export class ScreenStateHost {
   /** The worker is gone: its sessions go on without screen state; new ones get a new worker. */
   private _lose(): void {
     this._worker = undefined;
+    this._becameReady();
     for (const state of this._states.values()) {
       state.lost = true;
       state.backlog = 0;

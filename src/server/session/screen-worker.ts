@@ -23,6 +23,7 @@ export type ScreenRecord =
   | { readonly kind: 'snapshot'; readonly id: string; readonly request: number };
 
 export type ScreenReply =
+  | { readonly kind: 'ready' }
   | { readonly kind: 'parsed'; readonly id: string; readonly bytes: number }
   | { readonly kind: 'title'; readonly id: string; readonly title: string }
   | {
@@ -116,3 +117,5 @@ port.on('message', (records: readonly ScreenRecord[]) => {
     apply(record);
   }
 });
+// Loaded (the terminal's code included, imported above): the server may say it is listening.
+post({ kind: 'ready' });
