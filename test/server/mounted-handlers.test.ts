@@ -12,8 +12,9 @@ import {
   createShellServer,
   type ShellHandlers,
 } from '../../src/server/index.js';
+import { WebSocketServer } from 'ws';
 import { V1Client } from '../helpers/clients.js';
-import { RawConnection, upgradeRequest } from '../helpers/hostile.js';
+import { RawConnection, upgradeRequest, wsAttempt, within } from '../helpers/hostile.js';
 import { login } from '../helpers/login.js';
 import { descendants } from '../helpers/processes.js';
 import { TEST_TOKEN } from '../helpers/server.js';
@@ -174,5 +175,39 @@ describe('createShellHandlers without a next handler, and bad options', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('createShellHandlers.handleConnection, behind a ws server of the app', () => {
+  it('runs a command, and closes another site’s socket with 4016', async () => {
+    const baseline = descendants().length;
+    const shell = createShellHandlers({
+      basePath: '/shell/',
+      token: TEST_TOKEN,
+      userShellCommand: SHELL,
+      shellLogoutWait: 0.5,
+      resumeWindow: 0,
+      logLevel: 'error',
+    });
+    const app = createServer(shell.handleRequest);
+    const wss = new WebSocketServer({ server: app, path: '/shell/', maxPayload: 1 << 20 });
+    wss.on('connection', shell.handleConnection);
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const url = `ws://127.0.0.1:${(app.address() as AddressInfo).port}/shell/`;
+    try {
+      const client = new V1Client(url, { credential: TEST_TOKEN });
+      await client.waitForHello();
+      client.sendInput('echo own-ws-$((6*7))\r');
+      await client.waitForText('own-ws-42');
+      client.close();
+      await client.closed;
+      const foreign = wsAttempt(url, ['xterm-js-shell.v1'], { Origin: 'https://evil.example' });
+      assert.equal((await within(foreign.outcome, 'the refusal')).code, 4016);
+    } finally {
+      await shell.close();
+      await new Promise((resolve) => wss.close(resolve));
+      await new Promise((resolve) => app.close(resolve));
+    }
+    await waitFor(() => descendants().length === baseline, { message: 'no stray processes' });
   });
 });
