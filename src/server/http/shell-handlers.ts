@@ -182,25 +182,21 @@ function positiveWhole(name: string, value: number | undefined, fallback: number
 
 /** `/shell` → `/shell/`; a TypeError for anything that is not a plain absolute path. */
 export function normaliseBasePath(basePath: string | undefined): string {
-  const given = basePath ?? '/';
-  const withSlash = given.endsWith('/') ? given : `${given}/`;
-  let parsed: string | undefined;
-  try {
-    parsed = new URL(withSlash, 'http://localhost').pathname;
-  } catch {
-    parsed = undefined;
-  }
-  // The URL parser resolves `..`, collapses nothing else: a path it changes is not plain.
-  if (
-    typeof given !== 'string' ||
-    !given.startsWith('/') ||
-    given.startsWith('//') ||
-    parsed !== withSlash ||
-    /[?#]/.test(given)
-  ) {
+  const given: unknown = basePath ?? '/';
+  const refuse = (): never => {
     throw new TypeError(
       `options.basePath must be an absolute path such as '/shell/', got ${String(given)}`,
     );
+  };
+  if (typeof given !== 'string' || !given.startsWith('/') || given.startsWith('//')) {
+    return refuse();
+  }
+  const withSlash = given.endsWith('/') ? given : `${given}/`;
+  // The URL parser resolves `..` and encodes what a path cannot hold: a path it changes, or
+  // one with a query or fragment, is not a plain path.
+  const parsed = requestPath(withSlash);
+  if (parsed !== withSlash || /[?#]/.test(given)) {
+    return refuse();
   }
   return withSlash;
 }
@@ -451,7 +447,7 @@ export class ShellHandlersImpl extends EventEmitter<ShellHandlersEvents> impleme
     }
     if (place.kind === 'bare') {
       // The page resolves its assets, socket and API against its own URL: it needs the slash.
-      const query = /\?.*$/.exec(target ?? '')?.[0] ?? '';
+      const query = new URL(target ?? '/', 'http://localhost').search;
       response.writeHead(308, {
         Location: `${this.basePath}${query}`,
         'Content-Type': 'text/plain',
