@@ -1,37 +1,36 @@
-// The library with a plain `ws` server: one WebSocketHandler per connection (README example).
-// Run: SHELL_TOKEN=some-long-secret-token npx tsx examples/with-ws.ts
+// The shell with a `ws` server of your own: the app's page at /, the shell's page at /shell/,
+// and each WebSocket your server accepts there handed to the shell.
+// Run: SHELL_TOKEN=a-secret-of-16-or-more PORT=8080 npx tsx examples/with-ws.ts
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { createTokenAuth, SUBPROTOCOL_V1, WebSocketHandler } from '../src/server/index.js';
+import { createShellHandlers } from 'xterm-js-shell';
 
 const token = process.env.SHELL_TOKEN;
 if (token === undefined || token.length < 16) {
-  throw new Error('set SHELL_TOKEN to a secret of at least 16 characters');
+  console.error('set SHELL_TOKEN to a secret of at least 16 characters');
+  process.exit(1);
 }
-const authCallback = createTokenAuth(token);
-const shutdown = new AbortController();
+const shell = createShellHandlers({ basePath: '/shell/', token });
 
-const wss = new WebSocketServer({
-  host: '127.0.0.1',
-  port: 8765,
-  // Offer the v1 protocol to pages that ask for it; others get the original text format.
-  handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL_V1) ? SUBPROTOCOL_V1 : false),
-});
-
-wss.on('connection', (websocket, request) => {
-  const handler = new WebSocketHandler(websocket, {
-    authCallback,
-    shutdownSignal: shutdown.signal,
-    request,
+const server = createServer((request, response) => {
+  shell.handleRequest(request, response, () => {
+    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    response.end('<h1>Your app</h1><p><a href="/shell/">Open the shell</a></p>\n');
   });
-  handler.run().then(
-    (result) => console.log('connection ended:', result.reasons.join('; ')),
-    (error: unknown) => console.error('handler failed:', error),
-  );
+});
+// The shell checks the origin (4016 for another site), admits and authenticates each one.
+const wss = new WebSocketServer({ server, path: '/shell/', maxPayload: 1 << 20 });
+wss.on('connection', shell.handleConnection);
+
+server.listen(Number(process.env.PORT ?? 8080), '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  console.log(`listening on http://127.0.0.1:${port}/ (the shell at /shell/)`);
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    shutdown.abort(); // ends every connection (1001) and its shell
-    wss.close(() => process.exit(0));
+    // Ends every connection (1001) and its shell, then the servers, then the process.
+    void shell.close().then(() => wss.close(() => server.close(() => process.exit(0))));
   });
 }

@@ -1,11 +1,18 @@
 /**
- * The public surface of xterm-js-shell: the connection handler, the ready server, their option
- * and result types, the auth helpers and the error catalog. Everything else is internal.
+ * The public surface of xterm-js-shell: the connection handler, the mountable handlers, the
+ * ready server, their option and result types, the auth helpers and the error catalog. Everything else is internal.
  * @module
  */
 export { WebSocketHandler, type HandlerResult } from './connection/websocket-handler.js';
 export type { WebSocketHandlerOptions, FlowControlLimits } from './connection/handler-options.js';
 export { SessionStore, type SessionStoreOptions } from './session/session-store.js';
+export {
+  createShellHandlers,
+  type ShellHandlers,
+  type ShellHandlersEvents,
+  type ShellHandlersOptions,
+  type NextHandler,
+} from './http/shell-handlers.js';
 export {
   createShellServer,
   type ShellServer,

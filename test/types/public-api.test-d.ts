@@ -18,7 +18,11 @@ import type {
   ListenTarget,
   LogLevel,
   Logger,
+  ShellHandlers,
+  ShellHandlersEvents,
+  ShellHandlersOptions,
   ShellServer,
+  ShellServerEvents,
   ShellServerOptions,
   SocketActivationEnv,
   TcpTarget,
@@ -41,6 +45,7 @@ expectTrue<
     keyof typeof api,
     | 'WebSocketHandler'
     | 'SessionStore'
+    | 'createShellHandlers'
     | 'createShellServer'
     | 'socketActivationTargets'
     | 'formatListenAddress'
@@ -172,6 +177,35 @@ const fds: FdTarget[] | undefined = api.socketActivationTargets(activation, 1);
 const where: string = api.formatListenAddress({ kind: 'unix', path: '/run/x.sock' });
 const socketMode: number = api.DEFAULT_SOCKET_MODE;
 const maxIdle: number = api.MAX_IDLE_SECONDS;
+
+// ---- createShellHandlers: the shell mounted in an app of its own ----
+
+declare const request: import('node:http').IncomingMessage;
+declare const response: import('node:http').ServerResponse;
+declare const upgradeSocket: import('node:stream').Duplex;
+const handlers: ShellHandlers = api.createShellHandlers({
+  basePath: '/shell/',
+  auth: (message) => message === 'ok',
+  allowedOrigins: ['https://console.example.com'],
+  maxConnections: 10,
+  metrics: true,
+});
+api.createShellHandlers();
+handlers.handleRequest(request, response);
+handlers.handleRequest(request, response, () => undefined);
+handlers.handleUpgrade(request, upgradeSocket, Buffer.alloc(0));
+handlers.handleConnection(websocket, request);
+declare const hostServer: import('node:http').Server;
+hostServer.on('request', handlers.handleRequest).on('upgrade', handlers.handleUpgrade);
+handlers.on('connection-end', (result: HandlerResult) => result);
+// @ts-expect-error idle-timeout belongs to the ready server, which counts down idleness
+handlers.on('idle-timeout', () => undefined);
+// @ts-expect-error a listening socket's option is the ready server's
+api.createShellHandlers({ headersTimeout: 10 });
+expectTrue<Equal<typeof handlers.basePath, string>>();
+expectTrue<Equal<ReturnType<typeof handlers.close>, Promise<void>>>();
+expectTrue<Equal<ShellHandlersOptions['basePath'], string | undefined>>();
+expectTrue<Equal<keyof ShellServerEvents, keyof ShellHandlersEvents | 'idle-timeout'>>();
 
 // ---- logging, errors, protocol, version ----
 
